@@ -1,0 +1,1 @@
+"""OCI Distribution Specification conformance tests, written from the specification text."""
