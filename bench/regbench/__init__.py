@@ -1,0 +1,1 @@
+"""Cargobay vs CNCF Distribution benchmark, run side by side on loopback."""
