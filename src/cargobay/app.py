@@ -1,0 +1,144 @@
+"""The one ASGI application: /v2 (OCI API), /api/v1 (management), health checks.
+
+`create_app` is the factory the servers import (`cargobay.app:create_app`, factory mode); it
+reads the settings from the environment, which `cargobay serve` fills from its flags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from cargobay import __version__
+from cargobay.accesslog import AccessLog
+from cargobay.config import Settings
+from cargobay.events import Dispatcher
+from cargobay.metadata.db import create_db_engine, is_sqlite, migrate
+from cargobay.metadata.store import MetadataStore
+from cargobay.registry.cache import FileGeneration, GenerationCache
+from cargobay.registry.errors import RegistryError, error_response
+from cargobay.registry.routes import routes as registry_routes
+from cargobay.registry.service import RegistryService
+from cargobay.storage.filesystem import FilesystemBlobStore
+
+logger = logging.getLogger("cargobay")
+
+
+def build_registry(settings: Settings, events: Dispatcher | None = None) -> RegistryService:
+    """Wire storage, metadata, events and the cache into the registry service."""
+    engine = create_db_engine(settings)
+    migrate(engine, settings.data_dir)
+    # Only one host can use a SQLite file, so a file in the data directory reaches every
+    # process that can write; with PostgreSQL other hosts would miss its bumps.
+    generation = (
+        FileGeneration(settings.data_dir / "cache.generation") if is_sqlite(engine) else None
+    )
+    return RegistryService(
+        MetadataStore(engine),
+        FilesystemBlobStore(settings.data_dir),
+        events or Dispatcher(),
+        GenerationCache(generation),
+        max_manifest_bytes=settings.max_manifest_bytes,
+        sparse_indexes=settings.sparse_indexes,
+    )
+
+
+async def _purge_uploads_forever(registry: RegistryService, settings: Settings) -> None:
+    max_age = timedelta(seconds=settings.upload_max_age_seconds)
+    while True:
+        try:
+            purged = await registry.purge_uploads(max_age)
+            if purged:
+                logger.info("purged %d abandoned uploads", purged)
+        except Exception:
+            logger.exception("purging abandoned uploads failed")
+        await asyncio.sleep(settings.upload_purge_interval_seconds)
+
+
+def _health_routes(registry: RegistryService) -> list[Route]:
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            with registry.metadata.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            logger.warning("not ready: %s", exc)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    return [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+    ]
+
+
+def _management_api(registry: RegistryService) -> FastAPI:
+    api = FastAPI(
+        title="Cargobay management API",
+        version=__version__,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+
+    @api.get("/system/info", summary="Version and backends of this node")
+    def system_info() -> dict[str, str]:
+        return {
+            "version": __version__,
+            "database": registry.metadata.engine.dialect.name,
+            "storage": type(registry.blobs).__name__,
+        }
+
+    return api
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods under /v2 still answer in the OCI error format."""
+    assert isinstance(exc, HTTPException)
+    code = "NAME_UNKNOWN" if exc.status_code == 404 else "UNSUPPORTED"
+    error = RegistryError(code, exc.detail or "not supported", status=exc.status_code)
+    return error_response(error, head=request.method == "HEAD")
+
+
+def create_app(settings: Settings | None = None, events: Dispatcher | None = None) -> Starlette:
+    settings = settings or Settings()
+    registry = build_registry(settings, events)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        purger = asyncio.create_task(_purge_uploads_forever(registry, settings))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+            registry.metadata.engine.dispose()
+
+    app = Starlette(
+        routes=[
+            *registry_routes,
+            *_health_routes(registry),
+            Mount("/api/v1", app=_management_api(registry)),
+        ],
+        exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(AccessLog)],
+        lifespan=lifespan,
+    )
+    app.state.registry = registry
+    app.state.settings = settings
+    return app

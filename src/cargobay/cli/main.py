@@ -1,0 +1,75 @@
+"""Command-line entry point. Flags override `CARGOBAY_*` variables, which override the file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from cargobay import __version__
+from cargobay.config import CONFIG_FILE_ENV, Settings
+
+# Flags of `serve`, each the name of a Settings field.
+_SERVE_FLAGS = {
+    "listen": ("--listen", {"metavar": "HOST:PORT"}),
+    "data_dir": ("--data-dir", {"metavar": "DIR"}),
+    "database_url": ("--database-url", {"metavar": "URL"}),
+    "workers": ("--workers", {"metavar": "N", "type": int}),
+    "server": ("--server", {"choices": ["granian", "uvicorn"]}),
+    "log_level": ("--log-level", {"choices": ["debug", "info", "warning", "error"]}),
+    "log_format": ("--log-format", {"choices": ["text", "json"]}),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cargobay", description="Cargobay container registry")
+    parser.add_argument("--version", action="version", version=f"cargobay {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the registry server")
+    serve.add_argument("--config", metavar="FILE", help="TOML settings file")
+    for field, (flag, options) in _SERVE_FLAGS.items():
+        serve.add_argument(
+            flag, dest=field, help=Settings.model_fields[field].description, **options
+        )
+    migrate = commands.add_parser("migrate", help="bring the metadata schema up to date")
+    migrate.add_argument("--config", metavar="FILE", help="TOML settings file")
+    migrate.add_argument("--data-dir", dest="data_dir", metavar="DIR")
+    migrate.add_argument("--database-url", dest="database_url", metavar="URL")
+    commands.add_parser("config-reference", help="print the settings reference (Markdown)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if getattr(args, "config", None):
+        if not Path(args.config).is_file():
+            sys.exit(f"cargobay: config file {args.config} does not exist")
+        os.environ[CONFIG_FILE_ENV] = args.config
+    flags = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
+    try:
+        return Settings(**flags)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        sys.exit(f"cargobay: invalid settings: {problems}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        from cargobay.cli.serve import serve
+
+        serve(_settings(args))
+    elif args.command == "migrate":
+        from cargobay.metadata.db import create_db_engine, migrate
+
+        settings = _settings(args)
+        migrate(create_db_engine(settings), settings.data_dir)
+        print("metadata schema is up to date")
+    elif args.command == "config-reference":
+        from cargobay.docs_reference import settings_reference
+
+        print(settings_reference(), end="")

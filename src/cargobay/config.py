@@ -1,0 +1,110 @@
+"""The one settings object: defaults, then a TOML file, then `CARGOBAY_*` variables, then flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+# The file is named by an environment variable (the CLI sets it from --config) because
+# pydantic-settings reads sources at construction time, before any flag is parsed.
+CONFIG_FILE_ENV = "CARGOBAY_CONFIG"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. The docs' configuration reference is generated from this."""
+
+    model_config = SettingsConfigDict(env_prefix="CARGOBAY_", extra="forbid")
+
+    listen: str = Field("127.0.0.1:5000", description="Address and port to serve on, HOST:PORT.")
+    data_dir: Path = Field(
+        Path("./cargobay-data"),
+        description="Directory for blobs, uploads and the SQLite database.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the metadata database; default SQLite in the data "
+        "directory. Use postgresql+psycopg://... for production.",
+    )
+    workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
+    server: Literal["granian", "uvicorn"] = Field("granian", description="ASGI server to run.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level logged."
+    )
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    access_log: bool = Field(True, description="Log one line per request.")
+    max_manifest_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest manifest accepted on push, in bytes."
+    )
+    sparse_indexes: bool = Field(
+        False,
+        description="Accept image indexes whose child manifests are not in the repository.",
+    )
+    upload_max_age_seconds: int = Field(
+        24 * 3600, ge=60, description="Abandoned upload sessions older than this are purged."
+    )
+    upload_purge_interval_seconds: int = Field(
+        600, ge=1, description="How often each node looks for abandoned uploads."
+    )
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="SQLite WAL durability: NORMAL survives process crashes, FULL also power loss.",
+    )
+    database_pool_size: int = Field(16, ge=1, description="Connections per worker process.")
+    shutdown_timeout_seconds: int = Field(
+        30, ge=1, description="How long SIGTERM waits for in-flight requests."
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_has_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:5000")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'metadata.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    def to_environment(self) -> dict[str, str]:
+        """The settings as `CARGOBAY_*` variables, so server worker processes rebuild them."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump(exclude_none=True).items():
+            env[f"CARGOBAY_{name.upper()}"] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
+        return env

@@ -1,0 +1,61 @@
+"""One in-process dispatcher. Events are emitted after the change is committed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+logger = logging.getLogger("cargobay.events")
+
+
+class EventType(StrEnum):
+    BLOB_PUSHED = "blob.pushed"
+    BLOB_MOUNTED = "blob.mounted"
+    BLOB_PULLED = "blob.pulled"
+    BLOB_DELETED = "blob.deleted"
+    MANIFEST_PUSHED = "manifest.pushed"
+    MANIFEST_PULLED = "manifest.pulled"
+    MANIFEST_DELETED = "manifest.deleted"
+    TAG_CREATED = "tag.created"
+    TAG_MOVED = "tag.moved"
+    TAG_DELETED = "tag.deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: EventType
+    repository: str
+    digest: str | None = None
+    tag: str | None = None
+    previous_digest: str | None = None  # tag.moved: where the tag pointed before
+    media_type: str | None = None
+    size: int | None = None
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+Subscriber = Callable[[Event], None]
+
+
+class Dispatcher:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add a subscriber; return a function that removes it."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def emit(self, event: Event) -> None:
+        # A failing subscriber must not fail the request whose change is already committed.
+        for subscriber in self._subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                logger.exception("event subscriber failed", extra={"event": event.type})
+
+    @property
+    def has_subscribers(self) -> bool:
+        return bool(self._subscribers)

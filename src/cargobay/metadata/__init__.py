@@ -1,0 +1,1 @@
+"""Metadata: repositories, blobs, manifests, tags and uploads in a SQL database."""

@@ -1,0 +1,411 @@
+"""Queries over the metadata schema. Each public method is one transaction.
+
+Methods are synchronous (SQLAlchemy Core on a pooled engine); the registry service runs them
+in worker threads so that a slow database never stalls the event loop. Every query that a
+request makes is answered from an index, so its cost does not grow with the registry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cargobay.metadata.errors import ManifestReferencesMissing
+from cargobay.metadata.models import (
+    Blob,
+    Manifest,
+    ManifestReference,
+    Repository,
+    RepositoryBlob,
+    Tag,
+    Upload,
+    utcnow,
+)
+from cargobay.oci import manifest as oci_manifest
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRecord:
+    digest: str
+    media_type: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TagChange:
+    tag: str
+    old_digest: str | None  # None when the tag is new
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestPut:
+    created: bool
+    tag_changes: tuple[TagChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Referrer:
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str | None
+    annotations: dict[str, str] | None
+
+
+class MetadataStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _insert_ignore(self, table: Any, **values: Any) -> Any:
+        return self._dialect.insert(table).values(**values).on_conflict_do_nothing()
+
+    def _ensure_repository(self, connection: Connection, name: str) -> int:
+        repository_id = connection.scalar(select(Repository.id).where(Repository.name == name))
+        if repository_id is None:
+            connection.execute(self._insert_ignore(Repository, name=name, created_at=utcnow()))
+            repository_id = connection.scalar(select(Repository.id).where(Repository.name == name))
+        return repository_id
+
+    @staticmethod
+    def _repository_id(connection: Connection, name: str) -> int | None:
+        return connection.scalar(select(Repository.id).where(Repository.name == name))
+
+    # -- repositories ----------------------------------------------------------------------
+
+    def repository_exists(self, name: str) -> bool:
+        with self.engine.connect() as connection:
+            return self._repository_id(connection, name) is not None
+
+    def list_repositories(self, limit: int, last: str | None) -> list[str]:
+        query = select(Repository.name).order_by(Repository.name).limit(limit)
+        if last is not None:
+            query = query.where(Repository.name > last)
+        with self.engine.connect() as connection:
+            return list(connection.scalars(query))
+
+    # -- blobs -----------------------------------------------------------------------------
+
+    def blob_size(self, name: str, digest: str) -> int | None:
+        """The size of a blob linked into a repository, or None if it is not visible there."""
+        query = (
+            select(Blob.size)
+            .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
+            .join(Repository, Repository.id == RepositoryBlob.repository_id)
+            .where(Repository.name == name, Blob.digest == digest)
+        )
+        with self.engine.connect() as connection:
+            return connection.scalar(query)
+
+    def blob_size_anywhere(self, digest: str) -> int | None:
+        with self.engine.connect() as connection:
+            return connection.scalar(select(Blob.size).where(Blob.digest == digest))
+
+    def link_blob(self, name: str, digest: str, size: int) -> None:
+        """Record a stored blob and make it visible in a repository."""
+        with self.engine.begin() as connection:
+            repository_id = self._ensure_repository(connection, name)
+            connection.execute(
+                self._insert_ignore(Blob, digest=digest, size=size, created_at=utcnow())
+            )
+            connection.execute(
+                self._insert_ignore(
+                    RepositoryBlob,
+                    repository_id=repository_id,
+                    digest=digest,
+                    created_at=utcnow(),
+                )
+            )
+
+    def unlink_blob(self, name: str, digest: str) -> bool:
+        with self.engine.begin() as connection:
+            repository_id = self._repository_id(connection, name)
+            if repository_id is None:
+                return False
+            result = connection.execute(
+                delete(RepositoryBlob).where(
+                    RepositoryBlob.repository_id == repository_id, RepositoryBlob.digest == digest
+                )
+            )
+            return result.rowcount > 0
+
+    # -- uploads ---------------------------------------------------------------------------
+
+    def create_upload(self, upload_id: str, name: str) -> None:
+        now = utcnow()
+        with self.engine.begin() as connection:
+            repository_id = self._ensure_repository(connection, name)
+            connection.execute(
+                insert(Upload).values(
+                    id=upload_id, repository_id=repository_id, created_at=now, updated_at=now
+                )
+            )
+
+    def upload_belongs(self, upload_id: str, name: str) -> bool:
+        query = (
+            select(Upload.id)
+            .join(Repository, Repository.id == Upload.repository_id)
+            .where(Upload.id == upload_id, Repository.name == name)
+        )
+        with self.engine.connect() as connection:
+            return connection.scalar(query) is not None
+
+    def touch_upload(self, upload_id: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(Upload).where(Upload.id == upload_id).values(updated_at=utcnow())
+            )
+
+    def delete_upload(self, upload_id: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(Upload).where(Upload.id == upload_id))
+
+    def stale_uploads(self, before: datetime, limit: int = 500) -> list[str]:
+        query = select(Upload.id).where(Upload.updated_at < before).limit(limit)
+        with self.engine.connect() as connection:
+            return list(connection.scalars(query))
+
+    # -- manifests -------------------------------------------------------------------------
+
+    def get_manifest(self, name: str, reference: str, by_digest: bool) -> ManifestRecord | None:
+        columns = (Manifest.digest, Manifest.media_type, Manifest.payload)
+        query = select(*columns).join(Repository, Repository.id == Manifest.repository_id)
+        if by_digest:
+            query = query.where(Repository.name == name, Manifest.digest == reference)
+        else:
+            query = query.join(Tag, Tag.manifest_id == Manifest.id).where(
+                Repository.name == name, Tag.repository_id == Repository.id, Tag.name == reference
+            )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return ManifestRecord(row.digest, row.media_type, bytes(row.payload)) if row else None
+
+    def put_manifest(
+        self,
+        name: str,
+        digest: str,
+        manifest: oci_manifest.Manifest,
+        payload: bytes,
+        tags: Sequence[str],
+        sparse_indexes: bool,
+    ) -> ManifestPut:
+        """Store a manifest and point tags at it, after checking what it refers to exists."""
+        with self.engine.begin() as connection:
+            repository_id = self._ensure_repository(connection, name)
+            self._check_references(connection, repository_id, manifest, sparse_indexes)
+            manifest_id = connection.scalar(
+                select(Manifest.id).where(
+                    Manifest.repository_id == repository_id, Manifest.digest == digest
+                )
+            )
+            created = manifest_id is None
+            if created:
+                manifest_id = self._insert_manifest(
+                    connection, repository_id, digest, manifest, payload
+                )
+            changes = tuple(
+                change
+                for tag in tags
+                if (change := self._point_tag(connection, repository_id, tag, manifest_id))
+            )
+        return ManifestPut(created, changes)
+
+    def _check_references(
+        self,
+        connection: Connection,
+        repository_id: int,
+        manifest: oci_manifest.Manifest,
+        sparse_indexes: bool,
+    ) -> None:
+        blobs = {d.digest for d in oci_manifest.required_blobs(manifest)}
+        missing = blobs - self._linked_blobs(connection, repository_id, blobs)
+        if manifest.children and not sparse_indexes:
+            children = {d.digest for d in manifest.children}
+            missing |= children - self._present_manifests(connection, repository_id, children)
+        if missing:
+            raise ManifestReferencesMissing(sorted(missing))
+
+    @staticmethod
+    def _linked_blobs(connection: Connection, repository_id: int, digests: set[str]) -> set[str]:
+        if not digests:
+            return set()
+        query = select(RepositoryBlob.digest).where(
+            RepositoryBlob.repository_id == repository_id, RepositoryBlob.digest.in_(digests)
+        )
+        return set(connection.scalars(query))
+
+    @staticmethod
+    def _present_manifests(
+        connection: Connection, repository_id: int, digests: set[str]
+    ) -> set[str]:
+        query = select(Manifest.digest).where(
+            Manifest.repository_id == repository_id, Manifest.digest.in_(digests)
+        )
+        return set(connection.scalars(query))
+
+    def _insert_manifest(
+        self,
+        connection: Connection,
+        repository_id: int,
+        digest: str,
+        manifest: oci_manifest.Manifest,
+        payload: bytes,
+    ) -> int:
+        values = {
+            "repository_id": repository_id,
+            "digest": digest,
+            "media_type": manifest.media_type,
+            "artifact_type": manifest.effective_artifact_type,
+            "size": len(payload),
+            "payload": payload,
+            "subject_digest": manifest.subject.digest if manifest.subject else None,
+            "created_at": utcnow(),
+        }
+        # A concurrent push of the same manifest may win the insert; then use its row.
+        connection.execute(self._insert_ignore(Manifest, **values))
+        manifest_id = connection.scalar(
+            select(Manifest.id).where(
+                Manifest.repository_id == repository_id, Manifest.digest == digest
+            )
+        )
+        references = _references(manifest)
+        if references:
+            connection.execute(
+                self._dialect.insert(ManifestReference).on_conflict_do_nothing(),
+                [
+                    {"manifest_id": manifest_id, "position": i, "kind": kind, "digest": d}
+                    for i, (kind, d) in enumerate(references)
+                ],
+            )
+        return manifest_id
+
+    def _point_tag(
+        self, connection: Connection, repository_id: int, tag: str, manifest_id: int
+    ) -> TagChange | None:
+        current = connection.execute(
+            select(Tag.manifest_id, Manifest.digest)
+            .join(Manifest, Manifest.id == Tag.manifest_id)
+            .where(Tag.repository_id == repository_id, Tag.name == tag)
+        ).first()
+        if current is not None and current.manifest_id == manifest_id:
+            return None
+        statement = self._dialect.insert(Tag).values(
+            repository_id=repository_id, name=tag, manifest_id=manifest_id, updated_at=utcnow()
+        )
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Tag.repository_id, Tag.name],
+                set_={"manifest_id": manifest_id, "updated_at": utcnow()},
+            )
+        )
+        return TagChange(tag, current.digest if current else None)
+
+    def delete_manifest(self, name: str, digest: str) -> list[str] | None:
+        """Delete a manifest and its tags; return the tags it had, or None if it was absent."""
+        with self.engine.begin() as connection:
+            repository_id = self._repository_id(connection, name)
+            if repository_id is None:
+                return None
+            manifest_id = connection.scalar(
+                select(Manifest.id).where(
+                    Manifest.repository_id == repository_id, Manifest.digest == digest
+                )
+            )
+            if manifest_id is None:
+                return None
+            tags = list(
+                connection.scalars(
+                    select(Tag.name).where(Tag.manifest_id == manifest_id).order_by(Tag.name)
+                )
+            )
+            connection.execute(delete(Tag).where(Tag.manifest_id == manifest_id))
+            connection.execute(
+                delete(ManifestReference).where(ManifestReference.manifest_id == manifest_id)
+            )
+            connection.execute(delete(Manifest).where(Manifest.id == manifest_id))
+            return tags
+
+    def delete_tag(self, name: str, tag: str) -> str | None:
+        """Delete only a tag; return the digest it pointed at, or None if it was absent."""
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                select(Tag.repository_id, Manifest.digest)
+                .join(Repository, Repository.id == Tag.repository_id)
+                .join(Manifest, Manifest.id == Tag.manifest_id)
+                .where(Repository.name == name, Tag.name == tag)
+            ).first()
+            if row is None:
+                return None
+            connection.execute(
+                delete(Tag).where(Tag.repository_id == row.repository_id, Tag.name == tag)
+            )
+            return row.digest
+
+    # -- listings --------------------------------------------------------------------------
+
+    def list_tags(self, name: str, limit: int | None, last: str | None) -> list[str] | None:
+        """Tags in lexical order after `last`; None if the repository does not exist."""
+        with self.engine.connect() as connection:
+            repository_id = self._repository_id(connection, name)
+            if repository_id is None:
+                return None
+            query = select(Tag.name).where(Tag.repository_id == repository_id).order_by(Tag.name)
+            if last is not None:
+                query = query.where(Tag.name > last)
+            if limit is not None:
+                query = query.limit(limit)
+            return list(connection.scalars(query))
+
+    def referrers(self, name: str, subject: str, artifact_type: str | None) -> list[Referrer]:
+        query = (
+            select(
+                Manifest.digest,
+                Manifest.media_type,
+                Manifest.size,
+                Manifest.artifact_type,
+                Manifest.payload,
+            )
+            .join(Repository, Repository.id == Manifest.repository_id)
+            .where(Repository.name == name, Manifest.subject_digest == subject)
+            .order_by(Manifest.created_at, Manifest.digest)
+        )
+        if artifact_type is not None:
+            query = query.where(Manifest.artifact_type == artifact_type)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            Referrer(
+                row.digest,
+                row.media_type,
+                row.size,
+                row.artifact_type,
+                _payload_annotations(bytes(row.payload)),
+            )
+            for row in rows
+        ]
+
+    def count(self, model: Any) -> int:
+        with self.engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _references(manifest: oci_manifest.Manifest) -> list[tuple[str, str]]:
+    references: list[tuple[str, str]] = []
+    if manifest.config:
+        references.append(("config", manifest.config.digest))
+    references.extend(("layer", layer.digest) for layer in manifest.layers)
+    references.extend(("child", child.digest) for child in manifest.children)
+    return references
+
+
+def _payload_annotations(payload: bytes) -> dict[str, str] | None:
+    annotations = json.loads(payload).get("annotations")
+    return annotations if isinstance(annotations, dict) and annotations else None

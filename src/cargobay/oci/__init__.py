@@ -1,0 +1,1 @@
+"""Pure functions about OCI content: digests, names, media types, manifest validation."""

@@ -1,0 +1,326 @@
+"""The registry's operations, shared by the /v2 handlers and the management API.
+
+The service puts blob bytes in the blob store and facts in the metadata store, in the order
+that keeps a crash harmless: bytes first (verified, renamed into place), then the metadata
+that makes them visible, then the domain event. Database calls run in worker threads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from cargobay.events import Dispatcher, Event, EventType
+from cargobay.metadata.store import ManifestPut, ManifestRecord, MetadataStore, Referrer
+from cargobay.oci import digest as digests
+from cargobay.oci import manifest as oci_manifest
+from cargobay.oci import names
+from cargobay.registry.cache import GenerationCache
+from cargobay.registry.errors import RegistryError
+from cargobay.storage import BlobInfo, BlobStore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PushedManifest:
+    digest: str
+    manifest: oci_manifest.Manifest
+    result: ManifestPut
+    tags: tuple[str, ...]
+
+
+def is_digest(reference: str) -> bool:
+    return ":" in reference
+
+
+def check_reference(reference: str) -> bool:
+    """Validate a manifest reference; return True when it is a digest, False for a tag."""
+    if is_digest(reference):
+        digests.parse(reference)
+        return True
+    names.check_tag(reference)
+    return False
+
+
+class RegistryService:
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        blobs: BlobStore,
+        events: Dispatcher,
+        cache: GenerationCache[tuple[str, str, str], Any],
+        *,
+        max_manifest_bytes: int,
+        sparse_indexes: bool,
+    ) -> None:
+        self.metadata = metadata
+        self.blobs = blobs
+        self.events = events
+        self.cache = cache
+        self.max_manifest_bytes = max_manifest_bytes
+        self.sparse_indexes = sparse_indexes
+
+    async def _db(self, function: Callable[..., T], *args: Any) -> T:
+        return await run_in_threadpool(function, *args)
+
+    def _emit(self, type_: EventType, repository: str, **fields: Any) -> None:
+        if self.events.has_subscribers:
+            self.events.emit(Event(type_, repository, **fields))
+
+    # -- blobs -----------------------------------------------------------------------------
+
+    async def blob_size(self, name: str, digest: str) -> int:
+        """Size of a blob visible in `name`; BLOB_UNKNOWN otherwise."""
+        digests.parse(digest)
+        key = ("blob", name, digest)
+        size = self.cache.get(key)
+        if size is None:
+            snapshot = self.cache.snapshot()
+            size = await self._db(self.metadata.blob_size, name, digest)
+            if size is None:
+                raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", {"digest": digest})
+            self.cache.put(key, size, snapshot)
+        return size
+
+    def blob_path(self, digest: str) -> Path | None:
+        return self.blobs.local_path(digest)
+
+    def blob_pulled(self, name: str, digest: str, size: int) -> None:
+        self._emit(EventType.BLOB_PULLED, name, digest=digest, size=size)
+
+    async def delete_blob(self, name: str, digest: str) -> None:
+        digests.parse(digest)
+        if not await self._db(self.metadata.unlink_blob, name, digest):
+            raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", {"digest": digest})
+        self.cache.invalidate()
+        # The bytes stay: other repositories may link them; garbage collection reclaims them.
+        self._emit(EventType.BLOB_DELETED, name, digest=digest)
+
+    async def _link(self, name: str, info: BlobInfo, event: EventType) -> None:
+        await self._db(self.metadata.link_blob, name, info.digest, info.size)
+        self.cache.invalidate()
+        self._emit(event, name, digest=info.digest, size=info.size)
+
+    # -- uploads ---------------------------------------------------------------------------
+
+    async def start_upload(self, name: str) -> str:
+        upload_id = str(uuid.uuid4())
+        await self.blobs.start_upload(upload_id)
+        await self._db(self.metadata.create_upload, upload_id, name)
+        return upload_id
+
+    async def monolithic_upload(
+        self, name: str, digest: str, chunks: AsyncIterable[bytes]
+    ) -> BlobInfo:
+        digests.parse(digest)
+        # The bytes go to a private upload the database never hears of: if the process
+        # dies here, the purge finds the file by its age alone.
+        info = await self.blobs.put(f"mono-{uuid.uuid4()}", digest, chunks)
+        await self._link(name, info, EventType.BLOB_PUSHED)
+        return info
+
+    async def mount(self, name: str, digest: str, source: str | None) -> BlobInfo | None:
+        """Link a blob another repository holds; None when it cannot (then upload instead)."""
+        digests.parse(digest)
+        if source is not None:
+            names.check_name(source)
+            size = await self._db(self.metadata.blob_size, source, digest)
+        else:
+            # Until access control lands, every repository is readable by everyone.
+            size = await self._db(self.metadata.blob_size_anywhere, digest)
+        if size is None or await self.blobs.stat(digest) is None:
+            return None
+        info = BlobInfo(digest, size)
+        await self._link(name, info, EventType.BLOB_MOUNTED)
+        return info
+
+    async def _own_upload(self, name: str, upload_id: str) -> None:
+        if not await self._db(self.metadata.upload_belongs, upload_id, name):
+            raise RegistryError(
+                "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", {"uuid": upload_id}
+            )
+
+    async def append(
+        self, name: str, upload_id: str, chunks: AsyncIterable[bytes], offset: int | None
+    ) -> int:
+        await self._own_upload(name, upload_id)
+        size = await self.blobs.append_upload(upload_id, chunks, offset)
+        await self._db(self.metadata.touch_upload, upload_id)
+        return size
+
+    async def upload_size(self, name: str, upload_id: str) -> int:
+        await self._own_upload(name, upload_id)
+        return await self.blobs.upload_size(upload_id)
+
+    async def finish_upload(
+        self,
+        name: str,
+        upload_id: str,
+        digest: str,
+        chunks: AsyncIterable[bytes] | None,
+        offset: int | None,
+    ) -> BlobInfo:
+        digests.parse(digest)
+        await self._own_upload(name, upload_id)
+        if chunks is not None:
+            await self.blobs.append_upload(upload_id, chunks, offset)
+        try:
+            info = await self.blobs.commit_upload(upload_id, digest)
+        finally:
+            # Committed or refused (digest mismatch), the session is over either way.
+            await self._db(self.metadata.delete_upload, upload_id)
+        await self._link(name, info, EventType.BLOB_PUSHED)
+        return info
+
+    async def cancel_upload(self, name: str, upload_id: str) -> None:
+        await self._own_upload(name, upload_id)
+        await self.blobs.abort_upload(upload_id)
+        await self._db(self.metadata.delete_upload, upload_id)
+
+    async def purge_uploads(self, max_age: timedelta) -> int:
+        """Remove upload sessions and stray upload files untouched for `max_age`."""
+        cutoff = datetime.now(UTC) - max_age
+        purged = 0
+        for upload_id in await self._db(self.metadata.stale_uploads, cutoff):
+            await self.blobs.abort_upload(upload_id)
+            await self._db(self.metadata.delete_upload, upload_id)
+            purged += 1
+        async for upload_id, modified in self.blobs.list_uploads():
+            if modified < cutoff.timestamp():
+                await self.blobs.abort_upload(upload_id)
+                purged += 1
+        return purged
+
+    # -- manifests -------------------------------------------------------------------------
+
+    async def get_manifest(self, name: str, reference: str) -> ManifestRecord:
+        key = ("manifest", name, reference)
+        record = self.cache.get(key)
+        if record is None:
+            by_digest = check_reference(reference)
+            snapshot = self.cache.snapshot()
+            record = await self._db(self.metadata.get_manifest, name, reference, by_digest)
+            if record is None:
+                raise RegistryError(
+                    "MANIFEST_UNKNOWN",
+                    "manifest unknown to registry",
+                    {"name": name, "reference": reference},
+                )
+            self.cache.put(key, record, snapshot)
+        return record
+
+    def manifest_pulled(self, name: str, reference: str, record: ManifestRecord) -> None:
+        tag = None if is_digest(reference) else reference
+        self._emit(
+            EventType.MANIFEST_PULLED,
+            name,
+            digest=record.digest,
+            tag=tag,
+            media_type=record.media_type,
+            size=len(record.payload),
+        )
+
+    async def put_manifest(
+        self,
+        name: str,
+        reference: str,
+        payload: bytes,
+        content_type: str | None,
+        extra_tags: list[str],
+    ) -> PushedManifest:
+        by_digest = check_reference(reference)
+        if by_digest:
+            digest = digests.compute(payload, digests.algorithm_of(reference))
+            if digest != reference:
+                raise RegistryError(
+                    "DIGEST_INVALID",
+                    "manifest digest does not match its content",
+                    {"expected": reference, "actual": digest},
+                )
+            tags = tuple(dict.fromkeys(names.check_tag(tag) for tag in extra_tags))
+        else:
+            digest = digests.compute(payload)
+            tags = (reference,)
+        manifest = oci_manifest.parse(payload, content_type)
+        result = await self._db(
+            self.metadata.put_manifest, name, digest, manifest, payload, tags, self.sparse_indexes
+        )
+        self.cache.invalidate()
+        self._announce_push(name, digest, manifest, payload, result)
+        return PushedManifest(digest, manifest, result, tags)
+
+    def _announce_push(
+        self,
+        name: str,
+        digest: str,
+        manifest: oci_manifest.Manifest,
+        payload: bytes,
+        result: ManifestPut,
+    ) -> None:
+        if result.created:
+            self._emit(
+                EventType.MANIFEST_PUSHED,
+                name,
+                digest=digest,
+                media_type=manifest.media_type,
+                size=len(payload),
+            )
+        for change in result.tag_changes:
+            if change.old_digest is None:
+                self._emit(EventType.TAG_CREATED, name, digest=digest, tag=change.tag)
+            else:
+                self._emit(
+                    EventType.TAG_MOVED,
+                    name,
+                    digest=digest,
+                    tag=change.tag,
+                    previous_digest=change.old_digest,
+                )
+
+    async def delete_manifest(self, name: str, reference: str) -> None:
+        if check_reference(reference):
+            tags = await self._db(self.metadata.delete_manifest, name, reference)
+            if tags is None:
+                raise RegistryError(
+                    "MANIFEST_UNKNOWN",
+                    "manifest unknown to registry",
+                    {"name": name, "reference": reference},
+                )
+            self.cache.invalidate()
+            for tag in tags:
+                self._emit(EventType.TAG_DELETED, name, digest=reference, tag=tag)
+            self._emit(EventType.MANIFEST_DELETED, name, digest=reference)
+            return
+        digest = await self._db(self.metadata.delete_tag, name, reference)
+        if digest is None:
+            raise RegistryError(
+                "MANIFEST_UNKNOWN",
+                "manifest unknown to registry",
+                {"name": name, "reference": reference},
+            )
+        self.cache.invalidate()
+        self._emit(EventType.TAG_DELETED, name, digest=digest, tag=reference)
+
+    # -- listings --------------------------------------------------------------------------
+
+    async def list_tags(self, name: str, limit: int | None, last: str | None) -> list[str]:
+        tags = await self._db(self.metadata.list_tags, name, limit, last)
+        if tags is None:
+            raise RegistryError(
+                "NAME_UNKNOWN", "repository name not known to registry", {"name": name}
+            )
+        return tags
+
+    async def catalog(self, limit: int, last: str | None) -> list[str]:
+        return await self._db(self.metadata.list_repositories, limit, last)
+
+    async def referrers(self, name: str, digest: str, artifact_type: str | None) -> list[Referrer]:
+        digests.parse(digest)
+        return await self._db(self.metadata.referrers, name, digest, artifact_type)
