@@ -25,6 +25,7 @@ from cargobay import __version__
 from cargobay.accesslog import AccessLog
 from cargobay.config import Settings
 from cargobay.events import Dispatcher
+from cargobay.logs import setup_logging
 from cargobay.metadata.db import create_db_engine, is_sqlite, migrate
 from cargobay.metadata.store import MetadataStore
 from cargobay.registry.cache import FileGeneration, GenerationCache
@@ -115,7 +116,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings | None = None, events: Dispatcher | None = None) -> Starlette:
-    settings = settings or Settings()
+    if settings is None:  # started by a server in factory mode: a fresh worker process
+        settings = Settings()
+        setup_logging(settings)
     registry = build_registry(settings, events)
 
     @contextlib.asynccontextmanager
