@@ -1,0 +1,113 @@
+"""skopeo copies single-platform, multi-layer images into the registry and back out.
+
+"Digests unchanged" is checked at every hop: the manifest the registry serves is the exact
+bytes skopeo pushed (so its sha256 is the digest skopeo reported), and what comes back out
+holds the same manifest and the same blob bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import clientimages as ci
+import pytest
+from clienttools import Clients, RegistryUnderTest
+
+pytestmark = pytest.mark.clients
+
+
+def test_skopeo_copies_oci_image_in_and_out_with_digests_unchanged(
+    clients: Clients,
+    registry: RegistryUnderTest,
+    repo: str,
+    oci_image: ci.Image,
+    oci_image_layout: Path,
+    tmp_path: Path,
+) -> None:
+    ref = f"{registry.host}/{repo}:v1"
+    clients.skopeo(
+        "copy", "--dest-tls-verify=false", "--preserve-digests",
+        f"oci:{oci_image_layout}:latest", f"docker://{ref}",
+    )  # fmt: skip
+
+    assert clients.raw_manifest(ref) == oci_image.manifest
+    assert clients.raw_manifest(f"{registry.host}/{repo}@{oci_image.digest}") == (
+        oci_image.manifest
+    )
+
+    out = tmp_path / "out"
+    clients.skopeo(
+        "copy", "--src-tls-verify=false", "--preserve-digests",
+        f"docker://{ref}", f"oci:{out}:v1",
+    )  # fmt: skip
+    top = ci.oci_layout_top(out)
+    assert top["digest"] == oci_image.digest
+    assert top["mediaType"] == ci.OCI_MANIFEST
+    assert ci.read_oci_layout_blob(out, oci_image.digest) == oci_image.manifest
+    for blob in oci_image.blobs:
+        assert ci.read_oci_layout_blob(out, blob.digest) == blob.data, blob.media_type
+
+
+def test_skopeo_copies_image_as_docker_v2s2_in_and_out_with_digests_unchanged(
+    clients: Clients,
+    registry: RegistryUnderTest,
+    repo: str,
+    oci_image: ci.Image,
+    oci_image_layout: Path,
+    tmp_path: Path,
+) -> None:
+    """``--format v2s2`` makes skopeo write a Docker manifest; the registry must keep it."""
+    ref = f"{registry.host}/{repo}:v2s2"
+    digest_file = tmp_path / "digest"
+    clients.skopeo(
+        "copy", "--dest-tls-verify=false", "--format", "v2s2", "--digestfile", digest_file,
+        f"oci:{oci_image_layout}:latest", f"docker://{ref}",
+    )  # fmt: skip
+    pushed_digest = digest_file.read_text().strip()
+
+    served = clients.raw_manifest(ref)
+    assert ci.sha256_digest(served) == pushed_digest
+    manifest = json.loads(served)
+    assert manifest["mediaType"] == ci.DOCKER_MANIFEST
+    # Conversion changes media types, not layer bytes: gzip layers keep their digests.
+    assert [layer["digest"] for layer in manifest["layers"]] == [
+        layer.digest for layer in oci_image.layers
+    ]
+
+    out = tmp_path / "out"
+    clients.skopeo(
+        "copy", "--src-tls-verify=false", "--preserve-digests",
+        f"docker://{registry.host}/{repo}@{pushed_digest}", f"dir:{out}",
+    )  # fmt: skip
+    assert (out / "manifest.json").read_bytes() == served
+    for layer in oci_image.layers:
+        assert (out / layer.digest.removeprefix("sha256:")).read_bytes() == layer.data
+    config_digest = manifest["config"]["digest"]
+    config = json.loads((out / config_digest.removeprefix("sha256:")).read_bytes())
+    assert config["rootfs"] == json.loads(oci_image.config.data)["rootfs"]
+
+
+def test_skopeo_copies_docker_v2s2_image_byte_for_byte(
+    clients: Clients,
+    registry: RegistryUnderTest,
+    repo: str,
+    docker_image: ci.Image,
+    tmp_path: Path,
+) -> None:
+    """A Docker v2s2 manifest made elsewhere (not by skopeo's converter) keeps its bytes."""
+    source = ci.write_dir_image(tmp_path / "source", docker_image)
+    ref = f"{registry.host}/{repo}:docker"
+    clients.skopeo(
+        "copy", "--dest-tls-verify=false", "--preserve-digests", f"dir:{source}", f"docker://{ref}",
+    )  # fmt: skip
+
+    assert clients.raw_manifest(ref) == docker_image.manifest
+
+    out = tmp_path / "out"
+    clients.skopeo(
+        "copy", "--src-tls-verify=false", "--preserve-digests", f"docker://{ref}", f"dir:{out}",
+    )  # fmt: skip
+    assert (out / "manifest.json").read_bytes() == docker_image.manifest
+    for blob in docker_image.blobs:
+        assert (out / blob.digest.removeprefix("sha256:")).read_bytes() == blob.data
