@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,11 +21,14 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
 from cargobay.app import create_app
 from cargobay.config import Settings
 from cargobay.events import Dispatcher, Event
+from cargobay.metadata.db import migrate
+from cargobay.metadata.models import Base
 
 POSTGRES_ADMIN = os.environ.get(
     "CARGOBAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -43,20 +47,37 @@ def _postgres_url(admin_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture
-def database_url(database: str, tmp_path: Path) -> Iterator[str | None]:
-    """None for SQLite (the default in the data directory), else a fresh PostgreSQL database."""
-    if database == "sqlite":
-        yield None
-        return
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """One PostgreSQL database per test process, created and migrated once."""
     name = f"cargobay_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
+    url = _postgres_url(POSTGRES_ADMIN, name)
+    engine = create_engine(url)
+    migrate(engine, Path(tempfile.mkdtemp(prefix="cargobay-migrate-")))
+    engine.dispose()
     try:
-        yield _postgres_url(POSTGRES_ADMIN, name)
+        yield url
     finally:
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _empty_tables(url: str) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def database_url(database: str, request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite (the default, in the data directory), else an emptied PostgreSQL."""
+    if database == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_database")
+    _empty_tables(url)
+    return url
 
 
 @pytest.fixture

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -69,9 +72,21 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
+@functools.cache
+def head_revision() -> str | None:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
 def migrate(engine: Engine, data_dir: Path) -> None:
     """Bring the schema up to date; safe when several processes start at once."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    if current_revision(engine) == head_revision():
+        return  # the common case on every start but the first after an upgrade
     with (data_dir / ".migrate.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if is_sqlite(engine):
