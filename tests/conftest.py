@@ -115,6 +115,7 @@ class LiveRegistry:
     port: int = field(default_factory=free_port)
     workers: int = 1
     extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -127,8 +128,18 @@ class LiveRegistry:
         return f"http://{self.host}"
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "cargobay", "serve", "--listen", self.host,
-                   "--data-dir", str(self.data_dir), "--workers", str(self.workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "cargobay",
+            "serve",
+            "--listen",
+            self.host,
+            "--data-dir",
+            str(self.data_dir),
+            "--workers",
+            str(self.workers),
+        ]
         if self.database_url:
             command += ["--database-url", self.database_url]
         return command + self.extra_args
@@ -137,8 +148,13 @@ class LiveRegistry:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -41,8 +41,9 @@ def test_pushing_the_same_manifest_again_emits_nothing(
 ) -> None:
     image = push_image(client, "app", "v1")
     count = len(events)
-    client.put("/v2/app/manifests/v1", content=image.body,
-               headers={"Content-Type": image.media_type})
+    client.put(
+        "/v2/app/manifests/v1", content=image.body, headers={"Content-Type": image.media_type}
+    )
     assert len(events) == count
 
 
@@ -62,6 +63,9 @@ def test_deletes_emit_tag_and_manifest_deleted(client: TestClient, events: list[
 
 
 def test_a_refused_push_emits_nothing(client: TestClient, events: list[Event]) -> None:
-    client.put("/v2/app/manifests/v1", content=b"{not json",
-               headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    client.put(
+        "/v2/app/manifests/v1",
+        content=b"{not json",
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
     assert events == []
