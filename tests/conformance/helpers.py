@@ -509,3 +509,20 @@ def follow_pages(
             return pages
         response = client.get(link)
     raise AssertionError(f"pagination did not end after {limit} pages: {pages}")
+
+
+#: The four manifest kinds issue 2 names, by short id.
+MANIFEST_KINDS = ["oci-manifest", "oci-index", "docker-manifest", "docker-manifest-list"]
+
+
+def push_kind(
+    client: httpx.Client, repo: str, kind: str, reference: str | None = None
+) -> Manifest:
+    """Push one manifest of the given kind (an index's children are pushed first)."""
+    if kind == "oci-manifest":
+        return push_image(client, repo, reference)
+    if kind == "docker-manifest":
+        return push_image(client, repo, reference, docker=True)
+    docker = kind == "docker-manifest-list"
+    children = [push_image(client, repo, docker=docker) for _ in range(2)]
+    return push_index(client, repo, children, reference, docker=docker)
