@@ -14,7 +14,7 @@ from regbench import report
 from regbench.blobs import MiB
 from regbench.client import BenchError
 from regbench.machine import describe, facts
-from regbench.runner import Outcome, RoundRecord, Row, run_workload
+from regbench.runner import Outcome, run_workload
 from regbench.servers import Server, start_cargobay, start_distribution, stop
 from regbench.workloads import ALL, Options, Workload
 
@@ -52,6 +52,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="ARG",
         help="extra argument for `cargobay serve` (repeatable)",
+    )
+    p.add_argument(
+        "--cargobay-log-level",
+        default="error",
+        help="cargobay --log-level; Distribution runs at error level too ('' to omit)",
     )
     p.add_argument("--distribution-bin", default="/usr/bin/docker-registry")
     p.add_argument("--blob-mib", type=int, default=256, help="push/pull blob size")
@@ -114,7 +119,13 @@ def start_servers(args: argparse.Namespace, work: Path) -> list[Server]:
             if name == "distribution":
                 server = start_distribution(args.distribution_bin, work)
             else:
-                server = start_cargobay(args.cargobay_bin, work, args.workers, args.cargobay_arg)
+                server = start_cargobay(
+                    args.cargobay_bin,
+                    work,
+                    args.workers,
+                    args.cargobay_log_level,
+                    args.cargobay_arg,
+                )
             log(
                 f"  started {name} on port {server.port} (pid {server.pid}) in "
                 f"{time.perf_counter() - began:.1f}s: {' '.join(server.command)}"
@@ -130,15 +141,14 @@ def start_servers(args: argparse.Namespace, work: Path) -> list[Server]:
 def run_all(
     classes: list[type[Workload]], opts: Options, servers: list[Server], rounds: int
 ) -> Outcome:
-    rows: list[Row] = []
-    records: list[RoundRecord] = []
+    total = Outcome([], [])
     for cls in classes:
         log(f"- {cls.name}")
-        workload = cls(opts)
-        outcome = run_workload(workload, servers, rounds, log)
-        rows += outcome.rows
-        records += outcome.records
-    return Outcome(rows, records)
+        outcome = run_workload(cls(opts), servers, rounds, log)
+        total.rows += outcome.rows
+        total.records += outcome.records
+        total.notes += outcome.notes
+    return total
 
 
 def legend(opts: Options, args: argparse.Namespace) -> str:
@@ -186,11 +196,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets = TARGETS[args.target]
     log("\n" + report.table(outcome.rows, targets))
     log("\n" + legend(opts, args))
+    if outcome.notes:
+        log("\nnotes:\n" + "\n".join(f"  {n}" for n in outcome.notes))
     if problems := report.errors(outcome.rows):
         log("\nfailures:\n" + problems)
     if args.json:
         settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-        report.write_json(args.json, machine, settings, outcome.rows, outcome.records)
+        report.write_json(
+            args.json, machine, settings, outcome.rows, outcome.records, outcome.notes
+        )
         log(f"\nwrote {args.json}")
     log(f"\ntotal {time.perf_counter() - began:.0f}s")
     return 1 if any(row.errors for row in outcome.rows) else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -63,6 +64,20 @@ def rss_bytes(pids: list[int]) -> int:
     return total
 
 
+def pss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            text = (_PROC / str(pid) / "smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) * 1024
+                break
+    return total
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time of the given live processes."""
     ticks = 0
@@ -74,26 +89,42 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / _TICKS
 
 
-def tree_rss(root: int) -> int:
-    return rss_bytes(process_tree(root))
-
-
 def tree_cpu(root: int) -> float:
     return cpu_seconds(process_tree(root))
 
 
-class PeakRSS:
-    """Samples the tree's summed RSS every `interval` seconds in a thread."""
+@dataclass
+class Memory:
+    """Summed over a process tree, in bytes."""
+
+    rss: int = 0
+    pss: int = 0
+    processes: int = 0
+
+
+def tree_memory(root: int) -> Memory:
+    pids = process_tree(root)
+    return Memory(rss_bytes(pids), pss_bytes(pids), len(pids))
+
+
+class PeakMemory:
+    """Samples the tree's summed RSS and PSS every `interval` seconds in a thread.
+
+    RSS is the headline (what the target is about), but forked workers share
+    the interpreter and imported modules, which summed RSS counts once per
+    process; PSS splits shared pages between their users and so tells how much
+    memory the tree really holds.
+    """
 
     def __init__(self, root: int, interval: float = 0.05) -> None:
         self.root = root
         self.interval = interval
-        self.peak = 0
+        self.peak = Memory()
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> PeakRSS:
+    def __enter__(self) -> PeakMemory:
         self._sample()
         self._thread.start()
         return self
@@ -108,7 +139,12 @@ class PeakRSS:
             self._sample()
 
     def _sample(self) -> None:
-        self.peak = max(self.peak, tree_rss(self.root))
+        now = tree_memory(self.root)
+        self.peak = Memory(
+            max(self.peak.rss, now.rss),
+            max(self.peak.pss, now.pss),
+            max(self.peak.processes, now.processes),
+        )
         self.samples += 1
 
 

@@ -77,7 +77,7 @@ def table(rows: list[Row], targets: list[str]) -> str:
         ]
         out.append("  ".join(cells).rstrip())
         if n == 0:
-            out.append("  ".join("-" * w for w in widths))
+            out.append("  ".join("-" * w for w in widths).rstrip())
     return "\n".join(out)
 
 
@@ -96,6 +96,7 @@ def write_json(
     settings: dict[str, object],
     rows: list[Row],
     records: list[RoundRecord],
+    notes: list[str],
 ) -> None:
     results = []
     for row in rows:
@@ -120,6 +121,7 @@ def write_json(
         "ratio_meaning": "times better than Distribution: throughput cargobay/distribution,"
         " time distribution/cargobay; memory rows have a ceiling, no ratio",
         "results": results,
+        "notes": notes,
         "rounds": [asdict(r) for r in records],
     }
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")

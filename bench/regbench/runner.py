@@ -47,6 +47,7 @@ class Row:
 class Outcome:
     rows: list[Row]
     records: list[RoundRecord]
+    notes: list[str] = field(default_factory=list)
 
 
 Log = Callable[[str], None]
@@ -79,7 +80,8 @@ def run_workload(wl: Workload, servers: Sequence[Server], rounds: int, log: Log)
         if server.name not in failed:
             _guard(server, failed, log, f"{wl.name} check", lambda s=server: wl.finish(s))
     _fill(rows, records, failed)
-    return Outcome(rows, records)
+    notes = wl.notes([(r.target, r.detail) for r in records]) if records else []
+    return Outcome(rows, records, [f"{wl.name}: {n}" for n in notes])
 
 
 def _guard(

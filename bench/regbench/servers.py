@@ -84,7 +84,9 @@ def start_distribution(binary: str, work: Path) -> Server:
     return _launch("distribution", [binary, "serve", str(config)], port, data, work)
 
 
-def start_cargobay(binary: str, work: Path, workers: int, extra: Sequence[str]) -> Server:
+def start_cargobay(
+    binary: str, work: Path, workers: int, log_level: str, extra: Sequence[str]
+) -> Server:
     data = _fresh_dir(work / "cargobay-data")
     port = free_port()
     cmd = [
@@ -96,6 +98,8 @@ def start_cargobay(binary: str, work: Path, workers: int, extra: Sequence[str]) 
         str(data),
         "--workers",
         str(workers),
+        # Same footing as Distribution, which logs errors only.
+        *(["--log-level", log_level] if log_level else []),
         *extra,
     ]
     return _launch("cargobay", cmd, port, data, work)
