@@ -25,6 +25,11 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:$port
+validation:
+  manifests:
+    urls:
+      allow:
+        - ^https?://
 YAML
 
 "$registry" serve "$workdir/config.yml" >"$workdir/registry.log" 2>&1 &
