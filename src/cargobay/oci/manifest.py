@@ -15,6 +15,10 @@ from cargobay.oci import mediatypes as mt
 from cargobay.oci.errors import OCIError
 
 
+# Descriptor sizes are int64 in the image spec.
+MAX_SIZE = 2**63 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Descriptor:
     media_type: str
@@ -59,8 +63,8 @@ def _descriptor(value: Any, where: str) -> Descriptor:
         raise _invalid(f"{where}.mediaType must be a non-empty string")
     if not isinstance(digest, str) or not digests.is_valid(digest):
         raise _invalid(f"{where}.digest is not a valid digest", {"digest": digest})
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise _invalid(f"{where}.size must be a non-negative integer")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
+        raise _invalid(f"{where}.size must be an integer from 0 to 2^63-1")
     urls = value.get("urls") or ()
     if not isinstance(urls, list | tuple) or not all(isinstance(u, str) for u in urls):
         raise _invalid(f"{where}.urls must be a list of strings")
@@ -127,6 +131,8 @@ def parse(payload: bytes, content_type: str | None) -> Manifest:
         document = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _invalid(f"manifest is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _invalid("manifest JSON is nested too deeply") from None
     if not isinstance(document, dict):
         raise _invalid("manifest must be a JSON object")
     media_type = _media_type(document, mt.base(content_type))
