@@ -240,3 +240,21 @@ def test_abandoned_uploads_are_purged(live_registry: LiveRegistry) -> None:
     assert not upload_file.exists()
     with http(live_registry) as client:
         assert client.get(location).status_code == 404
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_uvicorn_serves_the_same_registry(tmp_path: Path, database_url: str | None) -> None:
+    registry = LiveRegistry(
+        tmp_path / "data", database_url, workers=2, extra_args=["--server", "uvicorn"]
+    )
+    registry.start()
+    try:
+        with http(registry) as client:
+            image = push_image(client, "app", "v1")
+            pulled = client.get("/v2/app/manifests/v1", headers={"Accept": OCI_MANIFEST})
+            assert pulled.content == image.body
+            layer = random_bytes(3 * 1024 * 1024)
+            digest = push_blob(client, "app", layer)
+            assert client.get(f"/v2/app/blobs/{digest}").content == layer
+    finally:
+        assert registry.stop() == 0

@@ -14,7 +14,6 @@ from cargobay.oci import digest as digests
 from cargobay.oci import mediatypes as mt
 from cargobay.oci.errors import OCIError
 
-
 # Descriptor sizes are int64 in the image spec.
 MAX_SIZE = 2**63 - 1
 
