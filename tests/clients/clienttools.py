@@ -1,9 +1,7 @@
 """Running the real clients (skopeo, podman, buildah) and the reference registry.
 
-Imported by plain name (``import clienttools``) from the tests: pytest's default ``prepend``
-import mode puts ``tests/clients`` on ``sys.path``. Fixtures live in conftest.py; the
-classes live here so that test modules can import them for type hints without importing
-a conftest module.
+Fixtures live in conftest.py; the classes live here so that test modules can import them
+for type hints without importing a conftest module.
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import clientimages as ci
 import pytest
-from clienttools import Clients, DistributionRegistry, RegistryUnderTest
+
+from . import clientimages as ci
+from .clienttools import Clients, DistributionRegistry, RegistryUnderTest
 
 TARGET_ENV = "CARGOBAY_CLIENT_TARGET"
 

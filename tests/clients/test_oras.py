@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import clientimages as ci
 import httpx
 import oras.container
 import oras.defaults
@@ -21,7 +20,9 @@ import oras.oci
 import oras.provider
 import pytest
 import requests
-from clienttools import RegistryUnderTest, is_distribution
+
+from . import clientimages as ci
+from .clienttools import RegistryUnderTest, is_distribution
 
 pytestmark = pytest.mark.clients
 

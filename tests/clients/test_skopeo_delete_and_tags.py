@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import clientimages as ci
 import httpx
 import pytest
-from clienttools import Clients, RegistryUnderTest
+
+from . import clientimages as ci
+from .clienttools import Clients, RegistryUnderTest
 
 pytestmark = pytest.mark.clients
 
