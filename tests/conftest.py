@@ -173,10 +173,11 @@ class LiveRegistry:
             os.killpg(self.process.pid, sig)
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM, as an orchestrator would, and wait for a clean exit."""
+        """SIGTERM to the main process only, as an orchestrator would; wait for a clean exit."""
         if self.process is None:
             return None
-        self._signal_group(signal.SIGTERM)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:

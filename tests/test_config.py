@@ -58,8 +58,19 @@ def test_the_file_is_overridden_by_the_environment_which_is_overridden_by_flags(
 
 def test_bad_settings_exit_with_a_clear_message(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cargobay", "serve", "--listen", "nowhere", "--data-dir",
-         str(tmp_path)], capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "cargobay",
+            "serve",
+            "--listen",
+            "nowhere",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "listen must be HOST:PORT" in result.stderr

@@ -258,3 +258,33 @@ def test_uvicorn_serves_the_same_registry(tmp_path: Path, database_url: str | No
             assert client.get(f"/v2/app/blobs/{digest}").content == layer
     finally:
         assert registry.stop() == 0
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_sigterm_finishes_in_flight_requests_then_exits_cleanly(
+    two_worker_registry: LiveRegistry,
+) -> None:
+    with http(two_worker_registry) as client:
+        location = start_upload(client, "app")
+    started = threading.Event()
+
+    def slow_body():  # type: ignore[no-untyped-def]
+        for _ in range(15):
+            yield b"x" * 100_000
+            started.set()
+            time.sleep(0.1)
+
+    outcome: dict[str, int] = {}
+
+    def patch() -> None:
+        response = httpx.patch(
+            f"{two_worker_registry.url}{location}", content=slow_body(), timeout=30
+        )
+        outcome["status"] = response.status_code
+
+    thread = threading.Thread(target=patch)
+    thread.start()
+    assert started.wait(10)
+    assert two_worker_registry.stop() == 0
+    thread.join(10)
+    assert outcome == {"status": 202}
