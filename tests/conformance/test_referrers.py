@@ -82,7 +82,8 @@ def test_referrers_returns_200(client: httpx.Client, repo: str, subject: Manifes
 def test_referrers_content_type_is_image_index(
     client: httpx.Client, repo: str, subject: Manifest
 ) -> None:
-    """Spec: "The `Content-Type` header MUST be set to `application/vnd.oci.image.index.v1+json`."
+    """Spec: "The `Content-Type` header MUST be set to
+    `application/vnd.oci.image.index.v1+json`."
     """
     push_referrer(client, repo, subject)
     response = referrers(client, repo, subject.digest)
