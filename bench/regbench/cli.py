@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 from regbench import report
 from regbench.blobs import MiB
 from regbench.client import BenchError
-from regbench.machine import describe, facts
+from regbench.machine import describe, facts, load_average, load_warning
 from regbench.runner import Outcome, run_workload
 from regbench.servers import Server, start_cargobay, start_distribution, stop
 from regbench.workloads import ALL, Options, Workload
@@ -156,8 +157,8 @@ def legend(opts: Options, args: argparse.Namespace) -> str:
         [
             "Ratio = how many times better Cargobay is than Distribution (>1 means Cargobay wins):",
             "  rates Cargobay/Distribution, times Distribution/Cargobay. Figures are medians of",
-            f"  {args.rounds} rounds. Push/pull: {opts.blob_size // MiB} MiB blob, chunks of "
-            f"{opts.chunk_size // MiB} MiB. Manifest GET: wrk -t{opts.wrk_threads} "
+            f"  {args.rounds} round(s) (peak RSS: 1). Push/pull: {opts.blob_size // MiB} MiB blob,"
+            f" chunks of {opts.chunk_size // MiB} MiB. Manifest GET: wrk -t{opts.wrk_threads} "
             f"-c{opts.wrk_connections} -d{opts.wrk_seconds:g}s.",
             f"  Image push: {opts.images} images, {opts.concurrency} at a time. Tag PUT: "
             f"{opts.tag_puts} tags. Listing: {opts.tag_list} tags.",
@@ -176,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     machine = facts(REPO, args.distribution_bin)
     log("machine:\n" + describe(machine))
+    if warning := load_warning(len(os.sched_getaffinity(0))):
+        log(warning)
     work = Path(tempfile.mkdtemp(prefix="cargobay-bench-", dir=args.work_dir))
     opts = options(args, work)
     try:
@@ -206,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.json, machine, settings, outcome.rows, outcome.records, outcome.notes
         )
         log(f"\nwrote {args.json}")
-    log(f"\ntotal {time.perf_counter() - began:.0f}s")
+    log(f"\ntotal {time.perf_counter() - began:.0f}s, load average at end {load_average():.1f}")
     return 1 if any(row.errors for row in outcome.rows) else 0
 
 

@@ -43,5 +43,20 @@ def facts(repo: Path, distribution_bin: str) -> dict[str, object]:
     }
 
 
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def load_warning(cpus: int) -> str | None:
+    """A warning when other work already fills the cores: every figure will be noisy."""
+    load = load_average()
+    if load < cpus * 0.5:
+        return None
+    return (
+        f"warning: load average {load:.1f} on {cpus} CPUs: other work competes with the "
+        "servers; compare ratios, not figures, and consider more --rounds"
+    )
+
+
 def describe(info: dict[str, object]) -> str:
     return "\n".join(f"  {key:<17} {value}" for key, value in info.items())
