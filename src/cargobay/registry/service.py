@@ -284,7 +284,8 @@ class RegistryService:
                     previous_digest=change.old_digest,
                 )
 
-    async def delete_manifest(self, name: str, reference: str) -> None:
+    async def delete_manifest(self, name: str, reference: str) -> str:
+        """Delete a manifest (by digest) or only a tag; return the manifest's digest."""
         if check_reference(reference):
             tags = await self._db(self.metadata.delete_manifest, name, reference)
             if tags is None:
@@ -297,7 +298,7 @@ class RegistryService:
             for tag in tags:
                 self._emit(EventType.TAG_DELETED, name, digest=reference, tag=tag)
             self._emit(EventType.MANIFEST_DELETED, name, digest=reference)
-            return
+            return reference
         digest = await self._db(self.metadata.delete_tag, name, reference)
         if digest is None:
             raise RegistryError(
@@ -307,6 +308,7 @@ class RegistryService:
             )
         self.cache.invalidate()
         self._emit(EventType.TAG_DELETED, name, digest=digest, tag=reference)
+        return digest
 
     # -- listings --------------------------------------------------------------------------
 

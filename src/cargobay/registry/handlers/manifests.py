@@ -96,5 +96,6 @@ async def put_manifest(request: Request) -> Response:
 
 @endpoint
 async def delete_manifest(request: Request) -> Response:
-    await service(request).delete_manifest(repository(request), request.path_params["reference"])
-    return Response(status_code=202, headers=API_VERSION)
+    reference = request.path_params["reference"]
+    digest = await service(request).delete_manifest(repository(request), reference)
+    return Response(status_code=202, headers={**API_VERSION, "Docker-Content-Digest": digest})
