@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
+
+from .helpers import push_blob, random_bytes, start_upload, unique_repo
 
 
 def test_get_v2_returns_200(client: httpx.Client) -> None:
@@ -29,3 +33,23 @@ def test_head_v2_returns_200(client: httpx.Client) -> None:
     response = client.head("/v2/")
     assert response.status_code == 200
     assert response.content == b""
+
+
+WARNING = re.compile(r'^299 - "(?:[^"\\]|\\.)*"$')
+
+
+def test_warning_headers_have_the_spec_form(client: httpx.Client) -> None:
+    """Spec: "If included, `Warning` headers MUST specify a `warn-code` of `299` and a
+    `warn-agent` of `-`, and MUST NOT specify a `warn-date` value." and "A registry MUST NOT
+    send more than 4096 bytes of warning data from all headers combined."  Checked on the
+    responses of a small push and pull.
+    """
+    repo = unique_repo()
+    data = random_bytes()
+    responses = [client.get("/v2/"), start_upload(client, repo)]
+    digest = push_blob(client, repo, data)
+    responses += [client.get(f"/v2/{repo}/blobs/{digest}"), client.get(f"/v2/{repo}/tags/list")]
+    for response in responses:
+        warnings = response.headers.get_list("warning")
+        assert all(WARNING.match(value) for value in warnings), warnings
+        assert sum(len(value) for value in warnings) <= 4096

@@ -327,6 +327,7 @@ MALFORMED_REQUESTS: dict[str, Request] = {
     "manifest-duplicate-keys": put_manifest_as(
         OCI_MANIFEST, b'{"schemaVersion": 2, "schemaVersion": 2, "config": 1}'
     ),
+    "ns-parameter": get_path("/v2/{repo}/manifests/v1", ns="registry.example.com"),
     "accept-garbage": request("GET", "/v2/{repo}/manifests/v1", Accept=";;;q=abc,,,"),
     "referrers-empty-artifact-type": get_path("/v2/{repo}/referrers/{digest}", artifactType=""),
     "referrers-unknown-repository": get_path("/v2/nobody-here/referrers/{digest}"),

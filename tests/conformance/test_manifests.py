@@ -199,6 +199,25 @@ def test_put_with_ten_tag_parameters(client: httpx.Client, repo: str) -> None:
     assert sorted(list_tags(client, repo).json()["tags"]) == sorted(tags)
 
 
+def test_put_with_very_many_tag_parameters_is_201_or_414(
+    client: httpx.Client, repo: str
+) -> None:
+    """Spec: a registry "MAY return a `414 Request-URI Too Long` status if too many tags are
+    included in the request. Clients MAY see other status codes (`431 Request Header Fields
+    Too Large`)" -- 300 tags are either all created or refused as a whole.
+    """
+    manifest = build_image(client, repo)
+    tags = [f"tag-{i:04d}" for i in range(300)]
+    response = put_manifest(
+        client, repo, manifest.digest, manifest.body, manifest.media_type, tags=tags
+    )
+    assert response.status_code in {201, 400, 414, 431}, describe(response)
+    if response.status_code == 201:
+        assert sorted(header_list(response, "oci-tag")) == tags
+    else:
+        assert get_manifest(client, repo, tags[0]).status_code == 404
+
+
 def test_put_with_tag_parameters_returns_the_digest(client: httpx.Client, repo: str) -> None:
     """Spec: "MUST be equal to the client provided digest" -- unchanged by `tag` parameters."""
     manifest, response = push_with_tags(client, repo, ["a", "b"])

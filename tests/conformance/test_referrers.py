@@ -16,6 +16,7 @@ from .helpers import (
     describe,
     digest_of,
     encode,
+    follow_pages,
     make_index,
     push_image,
     push_manifest,
@@ -394,3 +395,34 @@ def test_referrer_pushed_before_subject_is_listed(client: httpx.Client, repo: st
     entry_for(listed(client, repo, future.digest), referrer)
     push_manifest(client, repo, future, "later")
     entry_for(listed(client, repo, future.digest), referrer)
+
+
+def test_referrers_list_is_complete_across_pages(
+    client: httpx.Client, repo: str, subject: Manifest
+) -> None:
+    """Spec: "A `Link` header MUST be included in the response when the descriptor list
+    cannot be returned in a single manifest." -- 30 referrers come back in one index, or in
+    several joined by `rel="next"` links; none is lost or repeated.
+    """
+    pushed = {push_referrer(client, repo, subject).digest for _ in range(30)}
+    pages = follow_pages(client, referrers(client, repo, subject.digest), "manifests")
+    digests = [entry["digest"] for page in pages for entry in page]
+    assert sorted(digests) == sorted(pushed)
+
+
+def test_referrers_tag_schema_index_is_an_ordinary_tag(
+    client: httpx.Client, repo: str, subject: Manifest
+) -> None:
+    """Spec "Referrers Tag Schema": older clients push an index tagged
+    `<alg>-<encoded>` listing the referrers.  That tag is a valid tag like any other, and
+    the referrers API still lists each referrer exactly once ("Registries MUST include
+    preexisting image manifests that are listed in an image index tagged with the referrers
+    tag schema and have a valid `subject` field").
+    """
+    referrer = push_referrer(client, repo, subject)
+    tag = subject.digest.replace(":", "-")
+    fallback = Manifest(
+        encode(make_index([referrer.descriptor(artifactType=SBOM)])), OCI_INDEX
+    )
+    push_manifest(client, repo, fallback, tag)
+    entry_for(listed(client, repo, subject.digest), referrer)
