@@ -74,6 +74,8 @@ class Image:
     config: Blob
     layers: list[Blob]
     platform: dict[str, str]
+    # The regular files of the unpacked root filesystem, by path (generated images only).
+    files: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
@@ -121,8 +123,11 @@ def build_image(
     layer_type = DOCKER_LAYER_GZIP if docker else OCI_LAYER_GZIP
     diff_ids: list[str] = []
     layers: list[Blob] = []
+    files: dict[str, bytes] = {}
     for i in range(layer_count):
-        tar = make_layer_tar(random_layer_files(f"{seed}-{i}", 2, layer_size // 2))
+        layer_files = random_layer_files(f"{seed}-{i}", 2, layer_size // 2)
+        files.update(layer_files)
+        tar = make_layer_tar(layer_files)
         diff_ids.append(sha256_digest(tar))
         layers.append(Blob(layer_type, gzip_bytes(tar)))
     config_doc = {
@@ -139,9 +144,8 @@ def build_image(
         "config": config.descriptor(),
         "layers": [layer.descriptor() for layer in layers],
     }
-    return Image(
-        json_bytes(manifest_doc), config, layers, {"architecture": architecture, "os": os_name}
-    )
+    platform = {"architecture": architecture, "os": os_name}
+    return Image(json_bytes(manifest_doc), config, layers, platform, files)
 
 
 def build_index(images: Sequence[Image], *, docker: bool = False) -> bytes:

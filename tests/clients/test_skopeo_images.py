@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from . import clientimages as ci
-from .clienttools import Clients, RegistryUnderTest
+from .clienttools import Clients, RegistryUnderTest, require_binary, run
 
 pytestmark = pytest.mark.clients
 
@@ -112,3 +113,58 @@ def test_skopeo_copies_docker_v2s2_image_byte_for_byte(
     assert (out / "manifest.json").read_bytes() == docker_image.manifest
     for blob in docker_image.blobs:
         assert (out / blob.digest.removeprefix("sha256:")).read_bytes() == blob.data
+
+
+def test_umoci_unpacks_image_copied_out_of_registry_to_its_original_files(
+    clients: Clients,
+    registry: RegistryUnderTest,
+    repo: str,
+    oci_image: ci.Image,
+    oci_image_layout: Path,
+    tmp_path: Path,
+) -> None:
+    """umoci checks every layer against the config's diff IDs while it unpacks them."""
+    ref = f"{registry.host}/{repo}:v1"
+    clients.skopeo(
+        "copy", "--dest-tls-verify=false", f"oci:{oci_image_layout}:latest", f"docker://{ref}",
+    )  # fmt: skip
+    out = tmp_path / "out"
+    clients.skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"oci:{out}:v1")
+
+    bundle = tmp_path / "bundle"
+    run([require_binary("umoci"), "unpack", "--image", f"{out}:v1", bundle], env=clients.env)
+    rootfs = bundle / "rootfs"
+    unpacked = {
+        str(path.relative_to(rootfs)): path.read_bytes()
+        for path in rootfs.rglob("*")
+        if path.is_file()
+    }
+    assert unpacked == oci_image.files
+
+
+def test_skopeo_copies_image_between_repositories_of_the_registry(
+    clients: Clients,
+    registry: RegistryUnderTest,
+    repo: str,
+    oci_image: ci.Image,
+    oci_image_layout: Path,
+) -> None:
+    """Registry to registry, same host: skopeo tries a cross-repository mount of each blob
+    first (POST ...?mount=&from=), and must end with the same image in the second repository
+    whether the registry mounts or asks for an upload."""
+    source = f"{registry.host}/{repo}/source:v1"
+    target = f"{registry.host}/{repo}/target:v1"
+    clients.skopeo(
+        "copy", "--dest-tls-verify=false", "--preserve-digests",
+        f"oci:{oci_image_layout}:latest", f"docker://{source}",
+    )  # fmt: skip
+    clients.skopeo(
+        "copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--preserve-digests",
+        f"docker://{source}", f"docker://{target}",
+    )  # fmt: skip
+
+    assert clients.raw_manifest(target) == oci_image.manifest
+    for blob in oci_image.blobs:
+        response = httpx.get(f"{registry.url}/v2/{repo}/target/blobs/{blob.digest}")
+        assert response.status_code == 200, (blob.media_type, response.text)
+        assert response.content == blob.data
