@@ -156,14 +156,14 @@ def legend(opts: Options, args: argparse.Namespace) -> str:
     return "\n".join(
         [
             "Ratio = how many times better Cargobay is than Distribution (>1 means Cargobay wins):",
-            "  rates Cargobay/Distribution, times Distribution/Cargobay. Figures are medians of",
-            f"  {args.rounds} round(s) (peak RSS: 1). Push/pull: {opts.blob_size // MiB} MiB blob,"
-            f" chunks of {opts.chunk_size // MiB} MiB. Manifest GET: wrk -t{opts.wrk_threads} "
-            f"-c{opts.wrk_connections} -d{opts.wrk_seconds:g}s.",
-            f"  Image push: {opts.images} images, {opts.concurrency} at a time. Tag PUT: "
-            f"{opts.tag_puts} tags. Listing: {opts.tag_list} tags.",
-            f"  Peak RSS: summed over the server's process tree during a {opts.big_size // MiB} MiB"
-            " push; the ceiling applies to Cargobay.",
+            "  rates are Cargobay/Distribution, times are Distribution/Cargobay.",
+            f"Medians of {args.rounds} round(s) (peak RSS: one). Push/pull:"
+            f" {opts.blob_size // MiB} MiB blob, {opts.chunk_size // MiB} MiB chunks.",
+            f"Manifest GET: wrk -t{opts.wrk_threads} -c{opts.wrk_connections}"
+            f" -d{opts.wrk_seconds:g}s. Image push: {opts.images} images, {opts.concurrency} at a"
+            f" time. Tag PUT: {opts.tag_puts} tags. Listing: {opts.tag_list} tags.",
+            f"Peak RSS: summed over the server's process tree while a {opts.big_size // MiB} MiB"
+            " blob is pushed; the ceiling is on Cargobay's figure.",
         ]
     )
 

@@ -45,7 +45,7 @@ def _figure(row: Row, target: str, targets: list[str]) -> str:
     value = row.median(target)
     if value is None:
         return "-"
-    return f"{value:,.3f}" if row.spec.unit == "s" else f"{value:,.1f}"
+    return row.spec.format(value)
 
 
 def _verdict(value: bool | None) -> str:

@@ -135,7 +135,7 @@ def _fill(rows: list[Row], records: list[RoundRecord], failed: dict[str, str]) -
 
 def _progress(record: RoundRecord, wl: Workload) -> str:
     figures = ", ".join(
-        f"{record.values[s.name]:,.1f} {s.unit}" for s in wl.specs if s.name in record.values
+        f"{s.format(record.values[s.name])} {s.unit}" for s in wl.specs if s.name in record.values
     )
     return (
         f"  {record.workload:<13} r{record.round} {record.target:<12} {figures}"
