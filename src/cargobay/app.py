@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -28,7 +28,7 @@ from cargobay.events import Dispatcher
 from cargobay.logs import setup_logging
 from cargobay.metadata.db import create_db_engine, is_sqlite, migrate
 from cargobay.metadata.store import MetadataStore
-from cargobay.registry.cache import FileGeneration, GenerationCache
+from cargobay.registry.cache import FileGeneration, Generation, GenerationCache, RedisGeneration
 from cargobay.registry.errors import RegistryError, error_response
 from cargobay.registry.routes import routes as registry_routes
 from cargobay.registry.service import RegistryService
@@ -41,19 +41,24 @@ def build_registry(settings: Settings, events: Dispatcher | None = None) -> Regi
     """Wire storage, metadata, events and the cache into the registry service."""
     engine = create_db_engine(settings)
     migrate(engine, settings.data_dir)
-    # Only one host can use a SQLite file, so a file in the data directory reaches every
-    # process that can write; with PostgreSQL other hosts would miss its bumps.
-    generation = (
-        FileGeneration(settings.data_dir / "cache.generation") if is_sqlite(engine) else None
-    )
     return RegistryService(
         MetadataStore(engine),
         FilesystemBlobStore(settings.data_dir),
         events or Dispatcher(),
-        GenerationCache(generation),
+        GenerationCache(_cache_generation(settings, engine)),
         max_manifest_bytes=settings.max_manifest_bytes,
         sparse_indexes=settings.sparse_indexes,
     )
+
+
+def _cache_generation(settings: Settings, engine: Engine) -> Generation | None:
+    """How this process learns that another one wrote; None turns the cache off."""
+    if settings.redis_url:
+        return RedisGeneration(settings.redis_url)
+    if is_sqlite(engine):
+        # Only one host can use a SQLite file, so a file beside it reaches every writer.
+        return FileGeneration(settings.data_dir / "cache.generation")
+    return None  # other PostgreSQL nodes could not tell us about their writes
 
 
 async def _purge_uploads_forever(registry: RegistryService, settings: Settings) -> None:

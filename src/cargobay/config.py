@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the metadata database; default SQLite in the data "
         "directory. Use postgresql+psycopg://... for production.",
     )
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL (redis://host:6379/0). Nodes that share PostgreSQL use it to "
+        "keep their manifest caches coherent; without it they do not cache.",
+    )
     workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
     server: Literal["granian", "uvicorn"] = Field("granian", description="ASGI server to run.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(

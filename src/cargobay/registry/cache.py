@@ -1,26 +1,42 @@
 """A per-process cache of manifest lookups, invalidated by a shared generation number.
 
 Every metadata write bumps the generation; a reader that sees a generation different from the
-one its entries were filled under drops them all. The number lives in a memory-mapped file in
-the data directory, so all worker processes on the host see a bump at the cost of a memory
-read, with no system call on the hot path. Several hosts do not share that file, so the cache
-is only switched on when they cannot exist (SQLite); see `for_database`.
+one its entries were filled under drops them all, so reading the generation must be cheap:
+
+- `FileGeneration`: a memory-mapped file in the data directory, for the processes of one
+  host (SQLite metadata). A read is a memory read, with no system call.
+- `RedisGeneration`: for several nodes sharing PostgreSQL. Bumps go through Redis (INCR and
+  PUBLISH); each process follows them on a subscriber thread, so a read is an attribute read.
+  While the subscription is down the generation changes on every read: nothing is cached.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import mmap
 import os
 import struct
+import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
+
+import redis
+
+logger = logging.getLogger("cargobay.cache")
 
 _FORMAT = struct.Struct("<Q")
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+class Generation(Protocol):
+    def current(self) -> int: ...
+
+    def bump(self) -> None: ...
 
 
 class FileGeneration:
@@ -42,10 +58,48 @@ class FileGeneration:
         _FORMAT.pack_into(self._map, 0, max(self.current() + 1, time.time_ns()))
 
 
+class RedisGeneration:
+    CHANNEL = KEY = "cargobay:cache-generation"
+
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._value = 0
+        self._subscribed = threading.Event()
+        self._unsubscribed_values = itertools.count(-1, -1)
+        self._thread = threading.Thread(target=self._follow, name="cache-generation", daemon=True)
+        self._thread.start()
+        self._subscribed.wait(5)
+
+    def current(self) -> int:
+        if not self._subscribed.is_set():
+            return next(self._unsubscribed_values)  # never equal twice: no cache hits
+        return self._value
+
+    def bump(self) -> None:
+        value = self._client.incr(self.KEY)
+        self._client.publish(self.CHANNEL, value)
+        self._value = value  # our own next read must not wait for the message
+
+    def _follow(self) -> None:
+        while True:
+            try:
+                pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.CHANNEL)
+                # Bumps made while we were not listening: start from the stored value.
+                self._value = int(self._client.get(self.KEY) or 0) or time.time_ns()
+                self._subscribed.set()
+                for message in pubsub.listen():
+                    self._value = int(message["data"])
+            except (redis.RedisError, OSError, ValueError) as exc:
+                self._subscribed.clear()
+                logger.warning("cache invalidation channel lost (%s); caching paused", exc)
+                time.sleep(1)
+
+
 class GenerationCache(Generic[K, V]):
     """A bounded LRU map whose entries all die when the generation moves."""
 
-    def __init__(self, generation: FileGeneration | None, max_entries: int = 20_000) -> None:
+    def __init__(self, generation: Generation | None, max_entries: int = 20_000) -> None:
         self._generation = generation
         self._entries: OrderedDict[K, V] = OrderedDict()
         self._filled_under = generation.current() if generation else 0

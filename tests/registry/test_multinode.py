@@ -1,0 +1,68 @@
+"""Two nodes sharing PostgreSQL and Redis: each one's cache sees the other's writes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from cargobay.app import create_app
+from cargobay.config import Settings
+from conformance.helpers import OCI_MANIFEST, push_image
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, database_url: str) -> Iterator[tuple[TestClient, ...]]:
+    clients = []
+    for node in ("a", "b"):
+        settings = Settings(
+            data_dir=tmp_path / node,
+            database_url=database_url,
+            redis_url=REDIS_URL,
+            access_log=False,
+        )
+        clients.append(TestClient(create_app(settings)).__enter__())
+    yield tuple(clients)
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def pull(client: TestClient, reference: str) -> bytes:
+    return client.get(f"/v2/app/manifests/{reference}", headers={"Accept": OCI_MANIFEST}).content
+
+
+def eventually(check, timeout: float = 2.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_tag_moved_on_one_node_is_served_moved_by_the_other(
+    nodes: tuple[TestClient, TestClient],
+) -> None:
+    a, b = nodes
+    first = push_image(a, "app", "v1")
+    assert pull(b, "v1") == first.body
+    assert b.app.state.registry.cache.get(("manifest", "app", "v1")) is not None  # cached
+    second = push_image(a, "app", "v1")
+    assert eventually(lambda: pull(b, "v1") == second.body)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_manifest_deleted_on_one_node_is_gone_on_the_other(
+    nodes: tuple[TestClient, TestClient],
+) -> None:
+    a, b = nodes
+    image = push_image(a, "app", "v1")
+    assert pull(b, image.digest) == image.body
+    assert a.delete(f"/v2/app/manifests/{image.digest}").status_code == 202
+    assert eventually(lambda: b.get(f"/v2/app/manifests/{image.digest}").status_code == 404)
