@@ -526,3 +526,20 @@ def push_kind(
     docker = kind == "docker-manifest-list"
     children = [push_image(client, repo, docker=docker) for _ in range(2)]
     return push_index(client, repo, children, reference, docker=docker)
+
+
+def check_each(cases: dict[str, Any], check: Any) -> None:
+    """Run ``check(case)`` for every case; fail once, naming every case that failed and why.
+
+    Used for corpora of inputs that exercise one behaviour (invalid names, digests,
+    malformed requests): one test per behaviour, with a report covering the whole corpus.
+    """
+    failures: list[str] = []
+    for name, case in cases.items():
+        try:
+            check(case)
+        except AssertionError as exc:
+            failures.append(f"[{name}] {exc}")
+    assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n\n" + "\n\n".join(
+        failures
+    )

@@ -22,6 +22,7 @@ from .helpers import (
     Manifest,
     assert_error,
     build_image,
+    check_each,
     config_blob,
     describe,
     descriptor,
@@ -146,12 +147,8 @@ def malformed_bodies(config: dict[str, Any]) -> dict[str, bytes]:
     }
 
 
-MALFORMED_IDS = list(malformed_bodies(descriptor(OCI_CONFIG, b"{}")))
-
-
-@pytest.mark.parametrize("case", MALFORMED_IDS)
 def test_malformed_manifest_is_manifest_invalid(
-    client: httpx.Client, repo: str, config: dict[str, Any], case: str
+    client: httpx.Client, repo: str, config: dict[str, Any]
 ) -> None:
     """Error code-6 `MANIFEST_INVALID`: "During upload, manifests undergo several checks
     ensuring validity. If those checks fail, this error MAY be returned, unless a more
@@ -159,30 +156,34 @@ def test_malformed_manifest_is_manifest_invalid(
     includes an invalid layer digest"; `SIZE_INVALID` for an impossible size.)  Issue 2:
     never a 500.
     """
-    body = malformed_bodies(config)[case]
-    response = put_manifest(client, repo, "bad", body, OCI_MANIFEST)
-    assert_refused(response, "MANIFEST_INVALID", "DIGEST_INVALID", "SIZE_INVALID")
+
+    def check(body: bytes) -> None:
+        response = put_manifest(client, repo, "bad", body, OCI_MANIFEST)
+        assert_refused(response, "MANIFEST_INVALID", "DIGEST_INVALID", "SIZE_INVALID")
+
+    check_each(malformed_bodies(config), check)
 
 
-@pytest.mark.parametrize(
-    "document",
-    [
-        pytest.param({"schemaVersion": 2, "mediaType": OCI_INDEX}, id="no-manifests"),
-        pytest.param(
-            {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": "x"}, id="not-a-list"
-        ),
-        pytest.param(
-            {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"size": 1}]},
-            id="descriptor-without-digest",
-        ),
-    ],
-)
-def test_malformed_index_is_manifest_invalid(
-    client: httpx.Client, repo: str, document: dict[str, Any]
-) -> None:
+MALFORMED_INDEXES = {
+    "no-manifests": {"schemaVersion": 2, "mediaType": OCI_INDEX},
+    "not-a-list": {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": "x"},
+    "descriptor-without-digest": {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "size": 1}],
+    },
+    "descriptor-not-object": {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [7]},
+}
+
+
+def test_malformed_index_is_manifest_invalid(client: httpx.Client, repo: str) -> None:
     """Error code-6 `MANIFEST_INVALID` for an image index that fails the image spec's shape."""
-    response = put_manifest(client, repo, "bad", encode(document), OCI_INDEX)
-    assert_refused(response, "MANIFEST_INVALID", "DIGEST_INVALID")
+
+    def check(document: dict[str, Any]) -> None:
+        response = put_manifest(client, repo, "bad", encode(document), OCI_INDEX)
+        assert_refused(response, "MANIFEST_INVALID", "DIGEST_INVALID")
+
+    check_each(MALFORMED_INDEXES, check)
 
 
 # --- references ------------------------------------------------------------------------------
