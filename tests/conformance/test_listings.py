@@ -195,6 +195,19 @@ def test_tags_list_last_after_every_tag_is_empty(
     assert next_link(response) is None
 
 
+def test_tags_list_of_repository_without_tags_is_an_empty_list(
+    client: httpx.Client, repo: str
+) -> None:
+    """Spec: "Assuming a repository is found, this request MUST return a `200 OK` response
+    code. The list of tags MAY be empty if there are no tags on the repository." -- a
+    repository holding only an untagged manifest answers 200 with `"tags": []`.
+    """
+    push_image(client, repo)
+    response = list_tags(client, repo)
+    assert response.status_code == 200, describe(response)
+    assert response.json() == {"name": repo, "tags": []}
+
+
 def test_tags_list_of_unknown_repository_is_404_name_unknown(client: httpx.Client) -> None:
     """End-8a fails with 404; code-9 `NAME_UNKNOWN`: "repository name not known to
     registry"."""

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from .helpers import (
     blob_url,
+    build_image,
     describe,
     digest_of,
     push_blob,
+    put_manifest,
     put_upload,
     random_bytes,
     start_upload,
@@ -160,3 +164,17 @@ def test_mount_response_digest_header_matches_if_present(
     response = mount(client, target, push_blob(client, source, data), source)
     header = response.headers.get("docker-content-digest")
     assert header is None or header in {digest_of(data), digest_of(data, "sha512")}
+
+
+def test_mounted_blobs_satisfy_a_manifest_in_the_target(
+    client: httpx.Client, source: str, target: str
+) -> None:
+    """Issue 2: "A blob is visible only in the repositories it was pushed or mounted into" --
+    once mounted, the blobs count as present for a manifest pushed to the target.
+    """
+    manifest = build_image(client, source)
+    document = json.loads(manifest.body)
+    for item in [document["config"], *document["layers"]]:
+        assert mount(client, target, item["digest"], source).status_code == 201
+    response = put_manifest(client, target, "v1", manifest.body, manifest.media_type)
+    assert response.status_code == 201, describe(response)
