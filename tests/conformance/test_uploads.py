@@ -378,6 +378,29 @@ def test_streamed_patch_with_chunked_transfer_encoding(client: httpx.Client, rep
     assert_blob(client, repo, data)
 
 
+def test_final_chunk_in_put_with_chunked_transfer_encoding(
+    client: httpx.Client, repo: str
+) -> None:
+    """Spec: "it MAY be uploaded in the closing `PUT` request" -- also as a body of unknown
+    length (`Transfer-Encoding: chunked`), which carries no `Content-Length`.
+    """
+    data = random_bytes(3000)
+    first = patch_chunk(client, upload_location(client, repo), data[:1000], 0)
+    assert first.status_code == 202, describe(first)
+
+    def body() -> Iterator[bytes]:
+        yield data[1000:2000]
+        yield data[2000:]
+
+    response = client.put(
+        with_query(first.headers["location"], digest=digest_of(data)),
+        content=body(),
+        headers={"Content-Type": OCTET_STREAM},
+    )
+    assert response.status_code == 201, describe(response)
+    assert_blob(client, repo, data)
+
+
 # --- status ----------------------------------------------------------------------------------
 
 
@@ -462,6 +485,22 @@ def test_cancelled_upload_creates_no_blob(client: httpx.Client, repo: str) -> No
 
 
 # --- unknown sessions ------------------------------------------------------------------------
+
+
+def test_upload_session_belongs_to_its_repository(client: httpx.Client, repo: str) -> None:
+    """A session is started for "`<name>` ... the namespace of the repository": addressed
+    under another repository's path (detail.md's `/v2/<name>/blobs/uploads/<session_id>`)
+    it is unknown there, and completing it there must not put a blob into that repository.
+    """
+    location = upload_location(client, repo)
+    other = unique_repo()
+    if f"/v2/{repo}/" not in location:
+        pytest.skip(f"upload location {location} does not follow /v2/<name>/blobs/uploads/")
+    foreign = location.replace(f"/v2/{repo}/", f"/v2/{other}/")
+    data = random_bytes()
+    response = put_upload(client, foreign, digest_of(data), data)
+    assert_error(response, 404, "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID")
+    assert client.head(blob_url(other, digest_of(data))).status_code == 404
 
 
 @pytest.mark.parametrize("method", ["GET", "PATCH", "PUT", "DELETE"])
