@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from cargobay.cli.main import _parser, _settings
 from cargobay.config import Settings
 from cargobay.docs_reference import settings_reference
 from cargobay.metadata.db import migrate
+from cargobay.metadata.migrations import HEAD
 from cargobay.metadata.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +89,11 @@ def test_the_configuration_reference_in_docs_is_current() -> None:
     assert (ROOT / "docs" / "configuration.md").read_text() == settings_reference(), (
         "run: cargobay config-reference > docs/configuration.md"
     )
+
+
+def test_the_recorded_head_revision_is_the_newest_migration() -> None:
+    migrations = ROOT / "src" / "cargobay" / "metadata" / "migrations"
+    assert ScriptDirectory(str(migrations)).get_current_head() == HEAD
 
 
 def test_migrations_build_exactly_the_models(settings: Settings) -> None:

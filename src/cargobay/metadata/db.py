@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import fcntl
-import functools
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from cargobay.config import Settings
+from cargobay.metadata.migrations import HEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,10 +30,17 @@ def _sqlite_pragmas(synchronous: str):  # type: ignore[no-untyped-def]
     return on_connect
 
 
+WRITE = {"cargobay_write": True}
+
+
 def _sqlite_begin(connection: Any) -> None:
-    # BEGIN IMMEDIATE takes the write lock up front: two writers queue on busy_timeout
+    # A writer takes the lock up front (BEGIN IMMEDIATE): two writers queue on busy_timeout
     # instead of one failing with "database is locked" when it upgrades a read lock.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Readers take no lock at all in WAL mode, so they must not queue behind writers.
+    if connection.get_execution_options().get("cargobay_write"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
 
 
 def create_db_engine(settings: Settings) -> Engine:
@@ -65,38 +69,36 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _alembic_config(engine: Engine) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
-    return config
-
-
-@functools.cache
-def head_revision() -> str | None:
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
-
-
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(text("SELECT version_num FROM alembic_version"))
+    except DBAPIError:
+        return None  # a new database: no alembic_version table yet
 
 
 def migrate(engine: Engine, data_dir: Path) -> None:
     """Bring the schema up to date; safe when several processes start at once."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    if current_revision(engine) == head_revision():
+    if current_revision(engine) == HEAD:
         return  # the common case on every start but the first after an upgrade
+    # Alembic is imported only when there is work for it: every worker would carry it.
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
     with (data_dir / ".migrate.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if is_sqlite(engine):
-            command.upgrade(_alembic_config(engine), "head")
+            command.upgrade(config, "head")
             return
         # Nodes on other hosts share PostgreSQL, not the data directory: lock there too.
         with engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(715517)"))
             try:
-                command.upgrade(_alembic_config(engine), "head")
+                command.upgrade(config, "head")
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(715517)"))
                 connection.commit()

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cargobay.metadata.db import WRITE
 from cargobay.metadata.errors import ManifestReferencesMissing
 from cargobay.metadata.models import (
     Blob,
@@ -61,6 +62,8 @@ class Referrer:
 class MetadataStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Writes go through this view of the same pool; SQLite locks for writing up front.
+        self._writer = engine.execution_options(**WRITE)
         self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
 
     # -- helpers ---------------------------------------------------------------------------
@@ -109,9 +112,15 @@ class MetadataStore:
         with self.engine.connect() as connection:
             return connection.scalar(select(Blob.size).where(Blob.digest == digest))
 
-    def link_blob(self, name: str, digest: str, size: int) -> None:
-        """Record a stored blob and make it visible in a repository."""
-        with self.engine.begin() as connection:
+    def link_blob(self, name: str, digest: str, size: int, upload_id: str | None = None) -> None:
+        """Record a stored blob and make it visible in a repository.
+
+        `upload_id` names the upload session the blob came from, which ends in the same
+        transaction.
+        """
+        with self._writer.begin() as connection:
+            if upload_id is not None:
+                connection.execute(delete(Upload).where(Upload.id == upload_id))
             repository_id = self._ensure_repository(connection, name)
             connection.execute(
                 self._insert_ignore(Blob, digest=digest, size=size, created_at=utcnow())
@@ -126,7 +135,7 @@ class MetadataStore:
             )
 
     def unlink_blob(self, name: str, digest: str) -> bool:
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             repository_id = self._repository_id(connection, name)
             if repository_id is None:
                 return False
@@ -141,7 +150,7 @@ class MetadataStore:
 
     def create_upload(self, upload_id: str, name: str) -> None:
         now = utcnow()
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             repository_id = self._ensure_repository(connection, name)
             connection.execute(
                 insert(Upload).values(
@@ -159,13 +168,13 @@ class MetadataStore:
             return connection.scalar(query) is not None
 
     def touch_upload(self, upload_id: str) -> None:
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             connection.execute(
                 update(Upload).where(Upload.id == upload_id).values(updated_at=utcnow())
             )
 
     def delete_upload(self, upload_id: str) -> None:
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             connection.execute(delete(Upload).where(Upload.id == upload_id))
 
     def stale_uploads(self, before: datetime, limit: int = 500) -> list[str]:
@@ -198,7 +207,7 @@ class MetadataStore:
         sparse_indexes: bool,
     ) -> ManifestPut:
         """Store a manifest and point tags at it, after checking what it refers to exists."""
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             repository_id = self._ensure_repository(connection, name)
             self._check_references(connection, repository_id, manifest, sparse_indexes)
             manifest_id = connection.scalar(
@@ -310,7 +319,7 @@ class MetadataStore:
 
     def delete_manifest(self, name: str, digest: str) -> list[str] | None:
         """Delete a manifest and its tags; return the tags it had, or None if it was absent."""
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             repository_id = self._repository_id(connection, name)
             if repository_id is None:
                 return None
@@ -335,7 +344,7 @@ class MetadataStore:
 
     def delete_tag(self, name: str, tag: str) -> str | None:
         """Delete only a tag; return the digest it pointed at, or None if it was absent."""
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             row = connection.execute(
                 select(Tag.repository_id, Manifest.digest)
                 .join(Repository, Repository.id == Tag.repository_id)

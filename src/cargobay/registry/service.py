@@ -23,7 +23,7 @@ from cargobay.oci import manifest as oci_manifest
 from cargobay.oci import names
 from cargobay.registry.cache import GenerationCache
 from cargobay.registry.errors import RegistryError
-from cargobay.storage import BlobInfo, BlobStore
+from cargobay.storage import BlobInfo, BlobStore, DigestMismatch
 
 T = TypeVar("T")
 
@@ -103,8 +103,10 @@ class RegistryService:
         # The bytes stay: other repositories may link them; garbage collection reclaims them.
         self._emit(EventType.BLOB_DELETED, name, digest=digest)
 
-    async def _link(self, name: str, info: BlobInfo, event: EventType) -> None:
-        await self._db(self.metadata.link_blob, name, info.digest, info.size)
+    async def _link(
+        self, name: str, info: BlobInfo, event: EventType, upload_id: str | None = None
+    ) -> None:
+        await self._db(self.metadata.link_blob, name, info.digest, info.size, upload_id)
         self.cache.invalidate()
         self._emit(event, name, digest=info.digest, size=info.size)
 
@@ -173,10 +175,11 @@ class RegistryService:
             await self.blobs.append_upload(upload_id, chunks, offset)
         try:
             info = await self.blobs.commit_upload(upload_id, digest)
-        finally:
-            # Committed or refused (digest mismatch), the session is over either way.
+        except DigestMismatch:
+            # The store discarded the bytes; the session is over too.
             await self._db(self.metadata.delete_upload, upload_id)
-        await self._link(name, info, EventType.BLOB_PUSHED)
+            raise
+        await self._link(name, info, EventType.BLOB_PUSHED, upload_id)
         return info
 
     async def cancel_upload(self, name: str, upload_id: str) -> None:
@@ -313,11 +316,16 @@ class RegistryService:
     # -- listings --------------------------------------------------------------------------
 
     async def list_tags(self, name: str, limit: int | None, last: str | None) -> list[str]:
-        tags = await self._db(self.metadata.list_tags, name, limit, last)
+        key = ("tags", name, f"{limit}/{last}")
+        tags = self.cache.get(key)
         if tags is None:
-            raise RegistryError(
-                "NAME_UNKNOWN", "repository name not known to registry", {"name": name}
-            )
+            snapshot = self.cache.snapshot()
+            tags = await self._db(self.metadata.list_tags, name, limit, last)
+            if tags is None:
+                raise RegistryError(
+                    "NAME_UNKNOWN", "repository name not known to registry", {"name": name}
+                )
+            self.cache.put(key, tags, snapshot)
         return tags
 
     async def catalog(self, limit: int, last: str | None) -> list[str]:
