@@ -285,6 +285,11 @@ def test_sigterm_finishes_in_flight_requests_then_exits_cleanly(
     thread = threading.Thread(target=patch)
     thread.start()
     assert started.wait(10)
-    assert two_worker_registry.stop() == 0
+    # In flight means the server is already writing the body, not merely connected.
+    upload = two_worker_registry.data_dir / "uploads" / location.rsplit("/", 1)[1]
+    deadline = time.monotonic() + 20
+    while upload.stat().st_size == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert two_worker_registry.stop(timeout=60) == 0
     thread.join(10)
     assert outcome == {"status": 202}

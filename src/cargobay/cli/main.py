@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
 
         settings = _settings(args)
         migrate(create_db_engine(settings), settings.data_dir)
-        print("metadata schema is up to date")
+        print("metadata schema is up to date", file=sys.stderr)
     elif args.command == "config-reference":
         from cargobay.docs_reference import settings_reference
 

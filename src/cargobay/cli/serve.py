@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 
 from cargobay.config import Settings
 from cargobay.logs import setup_logging
-from cargobay.metadata.db import create_db_engine, migrate
 
 logger = logging.getLogger("cargobay")
 APP = "cargobay.app:create_app"
@@ -17,16 +17,18 @@ APP = "cargobay.app:create_app"
 def serve(settings: Settings) -> None:
     setup_logging(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_db_engine(settings)
-    migrate(engine, settings.data_dir)
-    engine.dispose()
     # Workers are new processes: they rebuild the same settings from the environment.
     os.environ.update(settings.to_environment())
+    # The supervisor stays small (it only watches workers), so the migration, which needs
+    # SQLAlchemy and Alembic, runs in a process of its own that exits when done.
+    migration = subprocess.run([sys.executable, "-m", "cargobay", "migrate"], check=False)
+    if migration.returncode != 0:
+        sys.exit("cargobay: could not bring the metadata schema up to date (see above)")
     logger.info(
         "cargobay listening on http://%s (data in %s, %s, %d worker(s), %s)",
         settings.listen,
         settings.data_dir.resolve(),
-        engine.dialect.name,
+        settings.effective_database_url.split(":", 1)[0],
         settings.workers,
         settings.server,
     )

@@ -21,9 +21,10 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-import redis
+if TYPE_CHECKING:
+    import redis
 
 logger = logging.getLogger("cargobay.cache")
 
@@ -62,7 +63,12 @@ class RedisGeneration:
     CHANNEL = KEY = "cargobay:cache-generation"
 
     def __init__(self, url: str) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        import redis  # only nodes configured for Redis pay for the client library
+
+        self._errors = (redis.RedisError, OSError, ValueError)
+        self._client: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=5
+        )
         self._value = 0
         self._subscribed = threading.Event()
         self._unsubscribed_values = itertools.count(-1, -1)
@@ -90,7 +96,7 @@ class RedisGeneration:
                 self._subscribed.set()
                 for message in pubsub.listen():
                     self._value = int(message["data"])
-            except (redis.RedisError, OSError, ValueError) as exc:
+            except self._errors as exc:
                 self._subscribed.clear()
                 logger.warning("cache invalidation channel lost (%s); caching paused", exc)
                 time.sleep(1)

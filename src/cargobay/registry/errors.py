@@ -34,7 +34,6 @@ STATUS = {
     "DENIED": 403,
     "UNSUPPORTED": 405,
     "TOOMANYREQUESTS": 429,
-    "RANGE_INVALID": 416,
 }
 
 

@@ -22,10 +22,12 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
     first, dash, last = spec.strip().partition("-")
+    # SIZE_INVALID: of the spec's codes, the one about lengths that do not fit the blob.
     unsatisfiable = RegistryError(
-        "RANGE_INVALID",
+        "SIZE_INVALID",
         "requested range not satisfiable",
         {"range": header, "size": size},
+        status=416,
         headers={"Content-Range": f"bytes */{size}"},
     )
     if not dash or not (first.isdigit() or last.isdigit()):

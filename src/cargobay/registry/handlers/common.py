@@ -63,8 +63,9 @@ def int_param(request: Request, name: str) -> int | None:
     if value is None:
         return None
     if not value.isdigit():
+        # The spec has no pagination error code; UNSUPPORTED is the closest of its codes.
         raise RegistryError(
-            "PAGINATION_NUMBER_INVALID",
+            "UNSUPPORTED",
             f"{name} must be a non-negative integer",
             {name: value},
             status=400,
