@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            registry.db.close()
             registry.metadata.engine.dispose()
 
     app = Starlette(

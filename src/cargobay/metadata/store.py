@@ -7,16 +7,17 @@ request makes is answered from an index, so its cost does not grow with the regi
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cargobay.metadata.db import WRITE
+from cargobay.metadata.db import WRITE, write_gate
 from cargobay.metadata.errors import ManifestReferencesMissing
 from cargobay.metadata.models import (
     Blob,
@@ -29,6 +30,41 @@ from cargobay.metadata.models import (
     utcnow,
 )
 from cargobay.oci import manifest as oci_manifest
+
+# The statements of the hot paths, built once: building a statement and its cache key
+# cost more than running it on SQLite.
+_REPOSITORY_ID = select(Repository.id).where(Repository.name == bindparam("name"))
+_MANIFEST_ID = select(Manifest.id).where(
+    Manifest.repository_id == bindparam("repository_id"), Manifest.digest == bindparam("digest")
+)
+_CURRENT_TAG = (
+    select(Tag.manifest_id, Manifest.digest)
+    .join(Manifest, Manifest.id == Tag.manifest_id)
+    .where(Tag.repository_id == bindparam("repository_id"), Tag.name == bindparam("tag"))
+)
+_BLOB_SIZE = (
+    select(Blob.size)
+    .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
+    .join(Repository, Repository.id == RepositoryBlob.repository_id)
+    .where(Repository.name == bindparam("name"), Blob.digest == bindparam("digest"))
+)
+_MANIFEST_COLUMNS = (Manifest.digest, Manifest.media_type, Manifest.payload)
+_MANIFEST_BY_DIGEST = (
+    select(*_MANIFEST_COLUMNS)
+    .join(Repository, Repository.id == Manifest.repository_id)
+    .where(Repository.name == bindparam("name"), Manifest.digest == bindparam("reference"))
+)
+_MANIFEST_BY_TAG = (
+    select(*_MANIFEST_COLUMNS)
+    .join(Tag, Tag.manifest_id == Manifest.id)
+    .join(Repository, Repository.id == Tag.repository_id)
+    .where(Repository.name == bindparam("name"), Tag.name == bindparam("reference"))
+)
+_UPLOAD_IN_REPOSITORY = (
+    select(Upload.id)
+    .join(Repository, Repository.id == Upload.repository_id)
+    .where(Upload.id == bindparam("upload_id"), Repository.name == bindparam("name"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,23 +100,42 @@ class MetadataStore:
         self.engine = engine
         # Writes go through this view of the same pool; SQLite locks for writing up front.
         self._writer = engine.execution_options(**WRITE)
+        self._gate = write_gate(engine)
         self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+        insert_ignore = self._dialect.insert
+        self._new_repository = insert_ignore(Repository).on_conflict_do_nothing()
+        self._new_blob = insert_ignore(Blob).on_conflict_do_nothing()
+        self._new_link = insert_ignore(RepositoryBlob).on_conflict_do_nothing()
+        upsert = insert_ignore(Tag)
+        self._point_tag_statement = upsert.on_conflict_do_update(
+            index_elements=[Tag.repository_id, Tag.name],
+            set_={
+                "manifest_id": upsert.excluded.manifest_id,
+                "updated_at": upsert.excluded.updated_at,
+            },
+        )
 
     # -- helpers ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction, entered through the gate."""
+        with self._gate.held(), self._writer.begin() as connection:
+            yield connection
 
     def _insert_ignore(self, table: Any, **values: Any) -> Any:
         return self._dialect.insert(table).values(**values).on_conflict_do_nothing()
 
     def _ensure_repository(self, connection: Connection, name: str) -> int:
-        repository_id = connection.scalar(select(Repository.id).where(Repository.name == name))
+        repository_id = self._repository_id(connection, name)
         if repository_id is None:
-            connection.execute(self._insert_ignore(Repository, name=name, created_at=utcnow()))
-            repository_id = connection.scalar(select(Repository.id).where(Repository.name == name))
+            connection.execute(self._new_repository, {"name": name, "created_at": utcnow()})
+            repository_id = self._repository_id(connection, name)
         return repository_id
 
     @staticmethod
     def _repository_id(connection: Connection, name: str) -> int | None:
-        return connection.scalar(select(Repository.id).where(Repository.name == name))
+        return connection.scalar(_REPOSITORY_ID, {"name": name})
 
     # -- repositories ----------------------------------------------------------------------
 
@@ -99,14 +154,8 @@ class MetadataStore:
 
     def blob_size(self, name: str, digest: str) -> int | None:
         """The size of a blob linked into a repository, or None if it is not visible there."""
-        query = (
-            select(Blob.size)
-            .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
-            .join(Repository, Repository.id == RepositoryBlob.repository_id)
-            .where(Repository.name == name, Blob.digest == digest)
-        )
         with self.engine.connect() as connection:
-            return connection.scalar(query)
+            return connection.scalar(_BLOB_SIZE, {"name": name, "digest": digest})
 
     def blob_size_anywhere(self, digest: str) -> int | None:
         with self.engine.connect() as connection:
@@ -118,24 +167,19 @@ class MetadataStore:
         `upload_id` names the upload session the blob came from, which ends in the same
         transaction.
         """
-        with self._writer.begin() as connection:
+        with self._write() as connection:
             if upload_id is not None:
                 connection.execute(delete(Upload).where(Upload.id == upload_id))
             repository_id = self._ensure_repository(connection, name)
+            now = utcnow()
+            connection.execute(self._new_blob, {"digest": digest, "size": size, "created_at": now})
             connection.execute(
-                self._insert_ignore(Blob, digest=digest, size=size, created_at=utcnow())
-            )
-            connection.execute(
-                self._insert_ignore(
-                    RepositoryBlob,
-                    repository_id=repository_id,
-                    digest=digest,
-                    created_at=utcnow(),
-                )
+                self._new_link,
+                {"repository_id": repository_id, "digest": digest, "created_at": now},
             )
 
     def unlink_blob(self, name: str, digest: str) -> bool:
-        with self._writer.begin() as connection:
+        with self._write() as connection:
             repository_id = self._repository_id(connection, name)
             if repository_id is None:
                 return False
@@ -150,7 +194,7 @@ class MetadataStore:
 
     def create_upload(self, upload_id: str, name: str) -> None:
         now = utcnow()
-        with self._writer.begin() as connection:
+        with self._write() as connection:
             repository_id = self._ensure_repository(connection, name)
             connection.execute(
                 insert(Upload).values(
@@ -159,22 +203,18 @@ class MetadataStore:
             )
 
     def upload_belongs(self, upload_id: str, name: str) -> bool:
-        query = (
-            select(Upload.id)
-            .join(Repository, Repository.id == Upload.repository_id)
-            .where(Upload.id == upload_id, Repository.name == name)
-        )
         with self.engine.connect() as connection:
-            return connection.scalar(query) is not None
+            parameters = {"upload_id": upload_id, "name": name}
+            return connection.scalar(_UPLOAD_IN_REPOSITORY, parameters) is not None
 
     def touch_upload(self, upload_id: str) -> None:
-        with self._writer.begin() as connection:
+        with self._write() as connection:
             connection.execute(
                 update(Upload).where(Upload.id == upload_id).values(updated_at=utcnow())
             )
 
     def delete_upload(self, upload_id: str) -> None:
-        with self._writer.begin() as connection:
+        with self._write() as connection:
             connection.execute(delete(Upload).where(Upload.id == upload_id))
 
     def stale_uploads(self, before: datetime, limit: int = 500) -> list[str]:
@@ -185,16 +225,9 @@ class MetadataStore:
     # -- manifests -------------------------------------------------------------------------
 
     def get_manifest(self, name: str, reference: str, by_digest: bool) -> ManifestRecord | None:
-        columns = (Manifest.digest, Manifest.media_type, Manifest.payload)
-        query = select(*columns).join(Repository, Repository.id == Manifest.repository_id)
-        if by_digest:
-            query = query.where(Repository.name == name, Manifest.digest == reference)
-        else:
-            query = query.join(Tag, Tag.manifest_id == Manifest.id).where(
-                Repository.name == name, Tag.repository_id == Repository.id, Tag.name == reference
-            )
+        query = _MANIFEST_BY_DIGEST if by_digest else _MANIFEST_BY_TAG
         with self.engine.connect() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(query, {"name": name, "reference": reference}).first()
         return ManifestRecord(row.digest, row.media_type, bytes(row.payload)) if row else None
 
     def put_manifest(
@@ -207,16 +240,13 @@ class MetadataStore:
         sparse_indexes: bool,
     ) -> ManifestPut:
         """Store a manifest and point tags at it, after checking what it refers to exists."""
-        with self._writer.begin() as connection:
+        with self._write() as connection:
             repository_id = self._ensure_repository(connection, name)
-            self._check_references(connection, repository_id, manifest, sparse_indexes)
-            manifest_id = connection.scalar(
-                select(Manifest.id).where(
-                    Manifest.repository_id == repository_id, Manifest.digest == digest
-                )
-            )
+            manifest_id = self._manifest_id(connection, repository_id, digest)
             created = manifest_id is None
             if created:
+                # A manifest already in the repository was checked when it was first pushed.
+                self._check_references(connection, repository_id, manifest, sparse_indexes)
                 manifest_id = self._insert_manifest(
                     connection, repository_id, digest, manifest, payload
                 )
@@ -226,6 +256,10 @@ class MetadataStore:
                 if (change := self._point_tag(connection, repository_id, tag, manifest_id))
             )
         return ManifestPut(created, changes)
+
+    @staticmethod
+    def _manifest_id(connection: Connection, repository_id: int, digest: str) -> int | None:
+        return connection.scalar(_MANIFEST_ID, {"repository_id": repository_id, "digest": digest})
 
     def _check_references(
         self,
@@ -280,11 +314,7 @@ class MetadataStore:
         }
         # A concurrent push of the same manifest may win the insert; then use its row.
         connection.execute(self._insert_ignore(Manifest, **values))
-        manifest_id = connection.scalar(
-            select(Manifest.id).where(
-                Manifest.repository_id == repository_id, Manifest.digest == digest
-            )
-        )
+        manifest_id = self._manifest_id(connection, repository_id, digest)
         references = _references(manifest)
         if references:
             connection.execute(
@@ -300,26 +330,24 @@ class MetadataStore:
         self, connection: Connection, repository_id: int, tag: str, manifest_id: int
     ) -> TagChange | None:
         current = connection.execute(
-            select(Tag.manifest_id, Manifest.digest)
-            .join(Manifest, Manifest.id == Tag.manifest_id)
-            .where(Tag.repository_id == repository_id, Tag.name == tag)
+            _CURRENT_TAG, {"repository_id": repository_id, "tag": tag}
         ).first()
         if current is not None and current.manifest_id == manifest_id:
             return None
-        statement = self._dialect.insert(Tag).values(
-            repository_id=repository_id, name=tag, manifest_id=manifest_id, updated_at=utcnow()
-        )
         connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Tag.repository_id, Tag.name],
-                set_={"manifest_id": manifest_id, "updated_at": utcnow()},
-            )
+            self._point_tag_statement,
+            {
+                "repository_id": repository_id,
+                "name": tag,
+                "manifest_id": manifest_id,
+                "updated_at": utcnow(),
+            },
         )
         return TagChange(tag, current.digest if current else None)
 
     def delete_manifest(self, name: str, digest: str) -> list[str] | None:
         """Delete a manifest and its tags; return the tags it had, or None if it was absent."""
-        with self._writer.begin() as connection:
+        with self._write() as connection:
             repository_id = self._repository_id(connection, name)
             if repository_id is None:
                 return None
@@ -344,7 +372,7 @@ class MetadataStore:
 
     def delete_tag(self, name: str, tag: str) -> str | None:
         """Delete only a tag; return the digest it pointed at, or None if it was absent."""
-        with self._writer.begin() as connection:
+        with self._write() as connection:
             row = connection.execute(
                 select(Tag.repository_id, Manifest.digest)
                 .join(Repository, Repository.id == Tag.repository_id)

@@ -8,15 +8,15 @@ that makes them visible, then the domain event. Database calls run in worker thr
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from starlette.concurrency import run_in_threadpool
-
 from cargobay.events import Dispatcher, Event, EventType
+from cargobay.metadata.db import is_sqlite
+from cargobay.metadata.runner import Runner
 from cargobay.metadata.store import ManifestPut, ManifestRecord, MetadataStore, Referrer
 from cargobay.oci import digest as digests
 from cargobay.oci import manifest as oci_manifest
@@ -61,14 +61,12 @@ class RegistryService:
         sparse_indexes: bool,
     ) -> None:
         self.metadata = metadata
+        self.db = Runner(is_sqlite(metadata.engine))
         self.blobs = blobs
         self.events = events
         self.cache = cache
         self.max_manifest_bytes = max_manifest_bytes
         self.sparse_indexes = sparse_indexes
-
-    async def _db(self, function: Callable[..., T], *args: Any) -> T:
-        return await run_in_threadpool(function, *args)
 
     def _emit(self, type_: EventType, repository: str, **fields: Any) -> None:
         if self.events.has_subscribers:
@@ -83,7 +81,7 @@ class RegistryService:
         size = self.cache.get(key)
         if size is None:
             snapshot = self.cache.snapshot()
-            size = await self._db(self.metadata.blob_size, name, digest)
+            size = await self.db.read(self.metadata.blob_size, name, digest)
             if size is None:
                 raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", {"digest": digest})
             self.cache.put(key, size, snapshot)
@@ -97,7 +95,7 @@ class RegistryService:
 
     async def delete_blob(self, name: str, digest: str) -> None:
         digests.parse(digest)
-        if not await self._db(self.metadata.unlink_blob, name, digest):
+        if not await self.db.write(self.metadata.unlink_blob, name, digest):
             raise RegistryError("BLOB_UNKNOWN", "blob unknown to registry", {"digest": digest})
         self.cache.invalidate()
         # The bytes stay: other repositories may link them; garbage collection reclaims them.
@@ -106,7 +104,7 @@ class RegistryService:
     async def _link(
         self, name: str, info: BlobInfo, event: EventType, upload_id: str | None = None
     ) -> None:
-        await self._db(self.metadata.link_blob, name, info.digest, info.size, upload_id)
+        await self.db.write(self.metadata.link_blob, name, info.digest, info.size, upload_id)
         self.cache.invalidate()
         self._emit(event, name, digest=info.digest, size=info.size)
 
@@ -115,7 +113,7 @@ class RegistryService:
     async def start_upload(self, name: str) -> str:
         upload_id = str(uuid.uuid4())
         await self.blobs.start_upload(upload_id)
-        await self._db(self.metadata.create_upload, upload_id, name)
+        await self.db.write(self.metadata.create_upload, upload_id, name)
         return upload_id
 
     async def monolithic_upload(
@@ -133,10 +131,10 @@ class RegistryService:
         digests.parse(digest)
         if source is not None:
             names.check_name(source)
-            size = await self._db(self.metadata.blob_size, source, digest)
+            size = await self.db.read(self.metadata.blob_size, source, digest)
         else:
             # Until access control lands, every repository is readable by everyone.
-            size = await self._db(self.metadata.blob_size_anywhere, digest)
+            size = await self.db.read(self.metadata.blob_size_anywhere, digest)
         if size is None or await self.blobs.stat(digest) is None:
             return None
         info = BlobInfo(digest, size)
@@ -144,7 +142,7 @@ class RegistryService:
         return info
 
     async def _own_upload(self, name: str, upload_id: str) -> None:
-        if not await self._db(self.metadata.upload_belongs, upload_id, name):
+        if not await self.db.read(self.metadata.upload_belongs, upload_id, name):
             raise RegistryError(
                 "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", {"uuid": upload_id}
             )
@@ -154,7 +152,7 @@ class RegistryService:
     ) -> int:
         await self._own_upload(name, upload_id)
         size = await self.blobs.append_upload(upload_id, chunks, offset)
-        await self._db(self.metadata.touch_upload, upload_id)
+        await self.db.write(self.metadata.touch_upload, upload_id)
         return size
 
     async def upload_size(self, name: str, upload_id: str) -> int:
@@ -177,7 +175,7 @@ class RegistryService:
             info = await self.blobs.commit_upload(upload_id, digest)
         except DigestMismatch:
             # The store discarded the bytes; the session is over too.
-            await self._db(self.metadata.delete_upload, upload_id)
+            await self.db.write(self.metadata.delete_upload, upload_id)
             raise
         await self._link(name, info, EventType.BLOB_PUSHED, upload_id)
         return info
@@ -185,15 +183,15 @@ class RegistryService:
     async def cancel_upload(self, name: str, upload_id: str) -> None:
         await self._own_upload(name, upload_id)
         await self.blobs.abort_upload(upload_id)
-        await self._db(self.metadata.delete_upload, upload_id)
+        await self.db.write(self.metadata.delete_upload, upload_id)
 
     async def purge_uploads(self, max_age: timedelta) -> int:
         """Remove upload sessions and stray upload files untouched for `max_age`."""
         cutoff = datetime.now(UTC) - max_age
         purged = 0
-        for upload_id in await self._db(self.metadata.stale_uploads, cutoff):
+        for upload_id in await self.db.read(self.metadata.stale_uploads, cutoff):
             await self.blobs.abort_upload(upload_id)
-            await self._db(self.metadata.delete_upload, upload_id)
+            await self.db.write(self.metadata.delete_upload, upload_id)
             purged += 1
         async for upload_id, modified in self.blobs.list_uploads():
             if modified < cutoff.timestamp():
@@ -209,7 +207,7 @@ class RegistryService:
         if record is None:
             by_digest = check_reference(reference)
             snapshot = self.cache.snapshot()
-            record = await self._db(self.metadata.get_manifest, name, reference, by_digest)
+            record = await self.db.read(self.metadata.get_manifest, name, reference, by_digest)
             if record is None:
                 raise RegistryError(
                     "MANIFEST_UNKNOWN",
@@ -252,7 +250,7 @@ class RegistryService:
             digest = digests.compute(payload)
             tags = (reference,)
         manifest = oci_manifest.parse(payload, content_type)
-        result = await self._db(
+        result = await self.db.write(
             self.metadata.put_manifest, name, digest, manifest, payload, tags, self.sparse_indexes
         )
         self.cache.invalidate()
@@ -290,7 +288,7 @@ class RegistryService:
     async def delete_manifest(self, name: str, reference: str) -> str:
         """Delete a manifest (by digest) or only a tag; return the manifest's digest."""
         if check_reference(reference):
-            tags = await self._db(self.metadata.delete_manifest, name, reference)
+            tags = await self.db.write(self.metadata.delete_manifest, name, reference)
             if tags is None:
                 raise RegistryError(
                     "MANIFEST_UNKNOWN",
@@ -302,7 +300,7 @@ class RegistryService:
                 self._emit(EventType.TAG_DELETED, name, digest=reference, tag=tag)
             self._emit(EventType.MANIFEST_DELETED, name, digest=reference)
             return reference
-        digest = await self._db(self.metadata.delete_tag, name, reference)
+        digest = await self.db.write(self.metadata.delete_tag, name, reference)
         if digest is None:
             raise RegistryError(
                 "MANIFEST_UNKNOWN",
@@ -320,7 +318,7 @@ class RegistryService:
         tags = self.cache.get(key)
         if tags is None:
             snapshot = self.cache.snapshot()
-            tags = await self._db(self.metadata.list_tags, name, limit, last)
+            tags = await self.db.read(self.metadata.list_tags, name, limit, last)
             if tags is None:
                 raise RegistryError(
                     "NAME_UNKNOWN", "repository name not known to registry", {"name": name}
@@ -329,8 +327,8 @@ class RegistryService:
         return tags
 
     async def catalog(self, limit: int, last: str | None) -> list[str]:
-        return await self._db(self.metadata.list_repositories, limit, last)
+        return await self.db.read(self.metadata.list_repositories, limit, last)
 
     async def referrers(self, name: str, digest: str, artifact_type: str | None) -> list[Referrer]:
         digests.parse(digest)
-        return await self._db(self.metadata.referrers, name, digest, artifact_type)
+        return await self.db.read(self.metadata.referrers, name, digest, artifact_type)
