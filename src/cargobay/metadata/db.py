@@ -40,11 +40,10 @@ WRITE = {"cargobay_write": True}
 def _sqlite_begin(connection: Any) -> None:
     # A writer takes the lock up front (BEGIN IMMEDIATE): two writers queue on busy_timeout
     # instead of one failing with "database is locked" when it upgrades a read lock.
-    # Readers take no lock at all in WAL mode, so they must not queue behind writers.
+    # A reader opens no transaction at all: each of its statements reads a consistent
+    # snapshot in WAL mode, and the BEGIN and ROLLBACK would cost more than the lookup.
     if connection.get_execution_options().get("cargobay_write"):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        connection.exec_driver_sql("BEGIN")
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def create_db_engine(settings: Settings) -> Engine:
