@@ -12,9 +12,8 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cargobay.metadata.db import WRITE, write_gate
@@ -102,10 +101,12 @@ class MetadataStore:
         self._writer = engine.execution_options(**WRITE)
         self._gate = write_gate(engine)
         self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
-        insert_ignore = self._dialect.insert
+        insert_ignore = self._dialect.insert  # with on_conflict_do_nothing below
         self._new_repository = insert_ignore(Repository).on_conflict_do_nothing()
         self._new_blob = insert_ignore(Blob).on_conflict_do_nothing()
         self._new_link = insert_ignore(RepositoryBlob).on_conflict_do_nothing()
+        self._new_manifest = insert_ignore(Manifest).on_conflict_do_nothing()
+        self._new_references = insert_ignore(ManifestReference).on_conflict_do_nothing()
         upsert = insert_ignore(Tag)
         self._point_tag_statement = upsert.on_conflict_do_update(
             index_elements=[Tag.repository_id, Tag.name],
@@ -123,9 +124,6 @@ class MetadataStore:
         with self._gate.held(), self._writer.begin() as connection:
             yield connection
 
-    def _insert_ignore(self, table: Any, **values: Any) -> Any:
-        return self._dialect.insert(table).values(**values).on_conflict_do_nothing()
-
     def _ensure_repository(self, connection: Connection, name: str) -> int:
         repository_id = self._repository_id(connection, name)
         if repository_id is None:
@@ -138,10 +136,6 @@ class MetadataStore:
         return connection.scalar(_REPOSITORY_ID, {"name": name})
 
     # -- repositories ----------------------------------------------------------------------
-
-    def repository_exists(self, name: str) -> bool:
-        with self.engine.connect() as connection:
-            return self._repository_id(connection, name) is not None
 
     def list_repositories(self, limit: int, last: str | None) -> list[str]:
         query = select(Repository.name).order_by(Repository.name).limit(limit)
@@ -313,12 +307,12 @@ class MetadataStore:
             "created_at": utcnow(),
         }
         # A concurrent push of the same manifest may win the insert; then use its row.
-        connection.execute(self._insert_ignore(Manifest, **values))
+        connection.execute(self._new_manifest, values)
         manifest_id = self._manifest_id(connection, repository_id, digest)
         references = _references(manifest)
         if references:
             connection.execute(
-                self._dialect.insert(ManifestReference).on_conflict_do_nothing(),
+                self._new_references,
                 [
                     {"manifest_id": manifest_id, "position": i, "kind": kind, "digest": d}
                     for i, (kind, d) in enumerate(references)
@@ -429,9 +423,6 @@ class MetadataStore:
             for row in rows
         ]
 
-    def count(self, model: Any) -> int:
-        with self.engine.connect() as connection:
-            return connection.scalar(select(func.count()).select_from(model)) or 0
 
 
 def _references(manifest: oci_manifest.Manifest) -> list[tuple[str, str]]:
