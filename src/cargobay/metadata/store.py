@@ -59,6 +59,11 @@ _MANIFEST_BY_TAG = (
     .join(Repository, Repository.id == Tag.repository_id)
     .where(Repository.name == bindparam("name"), Tag.name == bindparam("reference"))
 )
+_NEW_UPLOAD = insert(Upload)
+_TOUCH_UPLOAD = (
+    update(Upload).where(Upload.id == bindparam("upload_id")).values(updated_at=bindparam("now"))
+)
+_END_UPLOAD = delete(Upload).where(Upload.id == bindparam("upload_id"))
 _UPLOAD_IN_REPOSITORY = (
     select(Upload.id)
     .join(Repository, Repository.id == Upload.repository_id)
@@ -163,7 +168,7 @@ class MetadataStore:
         """
         with self._write() as connection:
             if upload_id is not None:
-                connection.execute(delete(Upload).where(Upload.id == upload_id))
+                connection.execute(_END_UPLOAD, {"upload_id": upload_id})
             repository_id = self._ensure_repository(connection, name)
             now = utcnow()
             connection.execute(self._new_blob, {"digest": digest, "size": size, "created_at": now})
@@ -191,9 +196,13 @@ class MetadataStore:
         with self._write() as connection:
             repository_id = self._ensure_repository(connection, name)
             connection.execute(
-                insert(Upload).values(
-                    id=upload_id, repository_id=repository_id, created_at=now, updated_at=now
-                )
+                _NEW_UPLOAD,
+                {
+                    "id": upload_id,
+                    "repository_id": repository_id,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
 
     def upload_belongs(self, upload_id: str, name: str) -> bool:
@@ -203,13 +212,11 @@ class MetadataStore:
 
     def touch_upload(self, upload_id: str) -> None:
         with self._write() as connection:
-            connection.execute(
-                update(Upload).where(Upload.id == upload_id).values(updated_at=utcnow())
-            )
+            connection.execute(_TOUCH_UPLOAD, {"upload_id": upload_id, "now": utcnow()})
 
     def delete_upload(self, upload_id: str) -> None:
         with self._write() as connection:
-            connection.execute(delete(Upload).where(Upload.id == upload_id))
+            connection.execute(_END_UPLOAD, {"upload_id": upload_id})
 
     def stale_uploads(self, before: datetime, limit: int = 500) -> list[str]:
         query = select(Upload.id).where(Upload.updated_at < before).limit(limit)
@@ -422,7 +429,6 @@ class MetadataStore:
             )
             for row in rows
         ]
-
 
 
 def _references(manifest: oci_manifest.Manifest) -> list[tuple[str, str]]:
