@@ -2,7 +2,8 @@
 
 The service puts blob bytes in the blob store and facts in the metadata store, in the order
 that keeps a crash harmless: bytes first (verified, renamed into place), then the metadata
-that makes them visible, then the domain event. Database calls run in worker threads.
+that makes them visible, then the domain event. `metadata.runner` decides where each
+database call runs so the event loop never waits on a lock.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from cargobay.events import Dispatcher, Event, EventType
 from cargobay.metadata.db import is_sqlite
@@ -24,8 +25,6 @@ from cargobay.oci import names
 from cargobay.registry.cache import GenerationCache
 from cargobay.registry.errors import RegistryError
 from cargobay.storage import BlobInfo, BlobStore, DigestMismatch
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
