@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -79,8 +79,7 @@ def _health_routes(registry: RegistryService) -> list[Route]:
 
     async def readyz(request: Request) -> Response:
         try:
-            with registry.metadata.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            await registry.db.read(registry.metadata.ping)
         except Exception as exc:
             logger.warning("not ready: %s", exc)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)

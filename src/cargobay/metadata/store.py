@@ -140,6 +140,11 @@ class MetadataStore:
     def _repository_id(connection: Connection, name: str) -> int | None:
         return connection.scalar(_REPOSITORY_ID, {"name": name})
 
+    def ping(self) -> None:
+        """Raise unless the database answers."""
+        with self.engine.connect() as connection:
+            connection.execute(select(1))
+
     # -- repositories ----------------------------------------------------------------------
 
     def list_repositories(self, limit: int, last: str | None) -> list[str]:
