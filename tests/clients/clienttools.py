@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,8 @@ from typing import Protocol
 
 import httpx
 import pytest
+
+from liveserver import free_port
 
 # Debian package that provides each client binary, for the message when one is missing.
 CLIENT_PACKAGES = {
@@ -88,12 +89,6 @@ def run(
 
 
 # --------------------------------------------------------------------------- Distribution
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 DISTRIBUTION_CONFIG = """\

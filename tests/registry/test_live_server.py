@@ -22,7 +22,7 @@ from conformance.helpers import (
     push_image,
     random_bytes,
 )
-from conftest import LiveRegistry
+from liveserver import LiveRegistry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import LiveRegistry
+from liveserver import LiveRegistry
 
 BLOCK = os.urandom(1024 * 1024)
 BLOB_MIB = 256

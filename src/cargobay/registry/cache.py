@@ -103,7 +103,7 @@ class RedisGeneration:
 
 
 class GenerationCache(Generic[K, V]):
-    """A bounded LRU map whose entries all die when the generation moves."""
+    """A bounded map (oldest out first) whose entries all die when the generation moves."""
 
     def __init__(self, generation: Generation | None, max_entries: int = 20_000) -> None:
         self._generation = generation
