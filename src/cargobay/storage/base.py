@@ -12,6 +12,8 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cargobay.oci import digest as digests
+
 
 @dataclass(frozen=True, slots=True)
 class BlobInfo:
@@ -41,8 +43,8 @@ class BlobStore(ABC):
         """Every digest the store holds, in no particular order."""
 
     @abstractmethod
-    async def start_upload(self, upload_id: str) -> None:
-        """Create an empty upload."""
+    async def start_upload(self, upload_id: str, algorithm: str = "sha256") -> None:
+        """Create an empty upload; `algorithm` is the digest it will most likely be checked by."""
 
     @abstractmethod
     async def append_upload(
@@ -74,7 +76,7 @@ class BlobStore(ABC):
 
     async def put(self, upload_id: str, digest: str, chunks: AsyncIterable[bytes]) -> BlobInfo:
         """Store a whole blob from one stream (a monolithic upload)."""
-        await self.start_upload(upload_id)
+        await self.start_upload(upload_id, digests.algorithm_of(digest))
         try:
             await self.append_upload(upload_id, chunks, offset=0)
             return await self.commit_upload(upload_id, digest)

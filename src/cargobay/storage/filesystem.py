@@ -162,11 +162,11 @@ class FilesystemBlobStore(BlobStore):
             raise UploadNotFound(upload_id)
         return self._uploads / upload_id
 
-    async def start_upload(self, upload_id: str) -> None:
+    async def start_upload(self, upload_id: str, algorithm: str = DEFAULT_ALGORITHM) -> None:
         path = self._upload_path(upload_id)
         with path.open("xb"):
             pass
-        self._remember(upload_id, _HashState(DEFAULT_ALGORITHM))
+        self._remember(upload_id, _HashState(algorithm))
 
     async def upload_size(self, upload_id: str) -> int:
         try:
@@ -266,17 +266,6 @@ class FilesystemBlobStore(BlobStore):
         for entry in os.scandir(self._uploads):
             with contextlib.suppress(FileNotFoundError):
                 yield entry.name, entry.stat().st_mtime
-
-    async def put(self, upload_id: str, digest: str, chunks: AsyncIterable[bytes]) -> BlobInfo:
-        algorithm = digests.algorithm_of(digest)
-        await self.start_upload(upload_id)
-        self._remember(upload_id, _HashState(algorithm))
-        try:
-            await self.append_upload(upload_id, chunks, offset=0)
-            return await self.commit_upload(upload_id, digest)
-        except BaseException:
-            await self.abort_upload(upload_id)
-            raise
 
     def _remember(self, upload_id: str, state: _HashState) -> None:
         self._hash_states[upload_id] = state
