@@ -37,10 +37,6 @@ def is_valid(digest: str) -> bool:
     return True
 
 
-def hasher(algorithm: str) -> hashlib._Hash:
-    return hashlib.new(algorithm)
-
-
 def compute(data: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 

@@ -19,10 +19,6 @@ def check_name(name: str) -> str:
     return name
 
 
-def is_tag(reference: str) -> bool:
-    return bool(_TAG.match(reference))
-
-
 def check_tag(tag: str) -> str:
     if not _TAG.match(tag):
         raise OCIError("TAG_INVALID", "invalid tag", {"tag": tag})
