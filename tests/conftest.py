@@ -22,7 +22,7 @@ from cargobay.config import Settings
 from cargobay.events import Dispatcher, Event
 from cargobay.metadata.db import migrate
 from cargobay.metadata.models import Base
-from liveserver import LiveRegistry
+from liveserver import ADMIN, LiveRegistry
 
 POSTGRES_ADMIN = os.environ.get(
     "CARGOBAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -76,7 +76,14 @@ def database_url(database: str, request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, access_log=False)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        access_log=False,
+        admin_username=ADMIN[0],
+        admin_password=ADMIN[1],
+        auto_create_projects=True,
+    )
 
 
 @pytest.fixture
@@ -90,7 +97,10 @@ def client(settings: Settings, events: list[Event]) -> Iterator[TestClient]:
     dispatcher = Dispatcher()
     dispatcher.subscribe(events.append)
     app = create_app(settings, dispatcher)
+    # The administrator's Basic credentials on every request: the registry's own behaviour is
+    # under test here; tests/auth checks who may do what.
     with TestClient(app) as test_client:
+        test_client.auth = ADMIN
         yield test_client
 
 

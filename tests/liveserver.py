@@ -16,6 +16,10 @@ from pathlib import Path
 
 import httpx
 
+#: The administrator every test registry starts with (CARGOBAY_ADMIN_PASSWORD), and which
+#: may push to any repository (CARGOBAY_AUTO_CREATE_PROJECTS creates its project).
+ADMIN = ("admin", "admin-password-for-tests")
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -69,7 +73,13 @@ class LiveRegistry:
             self.command(),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
+            env={
+                **os.environ,
+                "CARGOBAY_ADMIN_USERNAME": ADMIN[0],
+                "CARGOBAY_ADMIN_PASSWORD": ADMIN[1],
+                "CARGOBAY_AUTO_CREATE_PROJECTS": "true",
+                **self.env,
+            },
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

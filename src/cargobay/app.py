@@ -23,9 +23,13 @@ from starlette.routing import Mount, Route
 
 from cargobay import __version__
 from cargobay.accesslog import AccessLog
+from cargobay.auth.service import AccessService, ProjectRules
+from cargobay.auth.throttle import LoginThrottle, ThrottleSettings
+from cargobay.auth.tokens import TokenIssuer, TokenKeys, ensure_key
 from cargobay.config import Settings
 from cargobay.events import Dispatcher
 from cargobay.logs import setup_logging
+from cargobay.metadata.access_store import AccessStore
 from cargobay.metadata.db import create_db_engine, is_sqlite, migrate
 from cargobay.metadata.store import MetadataStore
 from cargobay.registry.cache import FileGeneration, Generation, GenerationCache, RedisGeneration
@@ -49,6 +53,51 @@ def build_registry(settings: Settings, events: Dispatcher | None = None) -> Regi
         max_manifest_bytes=settings.max_manifest_bytes,
         sparse_indexes=settings.sparse_indexes,
     )
+
+
+def build_access(settings: Settings, registry: RegistryService) -> AccessService:
+    """Wire accounts, tokens and login throttling onto the registry's database and cache."""
+    keys_dir = settings.effective_token_keys_dir
+    ensure_key(keys_dir)
+    store = AccessStore(registry.metadata.engine, registry.metadata.gate)
+    throttle = LoginThrottle(
+        store,
+        registry.db,
+        ThrottleSettings(
+            account_lock_after=settings.login_lock_after_failures,
+            address_lock_after=settings.login_lock_after_address_failures,
+            window=timedelta(seconds=settings.login_failure_window_seconds),
+            lockout=timedelta(seconds=settings.login_lockout_seconds),
+        ),
+    )
+    return AccessService(
+        store,
+        registry.db,
+        registry.cache,
+        TokenIssuer(
+            TokenKeys(keys_dir),
+            settings.token_issuer,
+            settings.token_service,
+            settings.token_ttl_seconds,
+        ),
+        throttle,
+        ProjectRules(settings.auto_create_projects, settings.self_service_projects),
+    )
+
+
+async def _bootstrap_admin(access: AccessService, settings: Settings) -> None:
+    if settings.admin_password is not None:
+        password = settings.admin_password.get_secret_value()
+        await access.ensure_admin(settings.admin_username, password)
+
+
+async def _flush_usage_forever(access: AccessService) -> None:
+    while True:
+        await asyncio.sleep(30)
+        try:
+            await access.flush_usage()
+        except Exception:
+            logger.exception("recording when robots and tokens were last used failed")
 
 
 def _cache_generation(settings: Settings, engine: Engine) -> Generation | None:
@@ -124,16 +173,24 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
         settings = Settings()
         setup_logging(settings)
     registry = build_registry(settings, events)
+    access = build_access(settings, registry)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        purger = asyncio.create_task(_purge_uploads_forever(registry, settings))
+        await _bootstrap_admin(access, settings)
+        tasks = [
+            asyncio.create_task(_purge_uploads_forever(registry, settings)),
+            asyncio.create_task(_flush_usage_forever(access)),
+        ]
         try:
             yield
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            with contextlib.suppress(Exception):
+                await access.flush_usage()
             registry.db.close()
             registry.metadata.engine.dispose()
 
@@ -148,5 +205,6 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
         lifespan=lifespan,
     )
     app.state.registry = registry
+    app.state.access = access
     app.state.settings = settings
     return app

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -68,6 +68,50 @@ class Settings(BaseSettings):
         30, ge=1, description="How long SIGTERM waits for in-flight requests."
     )
 
+    # -- access control ---------------------------------------------------------------------
+    admin_username: str = Field("admin", description="Name of the first administrator.")
+    admin_password: SecretStr | None = Field(
+        None,
+        description="Creates the first administrator on start if there is none yet "
+        "(usually given as CARGOBAY_ADMIN_PASSWORD).",
+    )
+    auto_create_projects: bool = Field(
+        False,
+        description="A push to a project that does not exist creates it (private, with the "
+        "pusher as its admin) instead of being refused.",
+    )
+    self_service_projects: bool = Field(
+        False, description="Any user may create projects; otherwise administrators only."
+    )
+    external_url: str | None = Field(
+        None,
+        description="The URL clients reach this registry at (https://registry.example.com); "
+        "the token realm is derived from it. Default: from each request's Host header.",
+    )
+    token_service: str = Field(
+        "cargobay", description="The `service` (audience) of the tokens this registry issues."
+    )
+    token_issuer: str = Field("cargobay", description="The issuer of the tokens it issues.")
+    token_ttl_seconds: int = Field(300, ge=30, le=86400, description="Lifetime of access tokens.")
+    refresh_token_ttl_seconds: int = Field(
+        30 * 86400, ge=300, description="Lifetime of refresh (offline) tokens."
+    )
+    token_keys_dir: Path | None = Field(
+        None,
+        description="Directory of the token signing keys (default DATA_DIR/token-keys). "
+        "Nodes of one registry must share the same keys.",
+    )
+    login_lock_after_failures: int = Field(
+        5, ge=1, description="Failed logins of one account before it is locked out."
+    )
+    login_lock_after_address_failures: int = Field(
+        20, ge=1, description="Failed logins from one address before it is locked out."
+    )
+    login_lockout_seconds: int = Field(300, ge=1, description="How long a lockout lasts.")
+    login_failure_window_seconds: int = Field(
+        900, ge=1, description="Failures older than this are forgotten."
+    )
+
     @field_validator("listen")
     @classmethod
     def _listen_has_port(cls, value: str) -> str:
@@ -83,6 +127,10 @@ class Settings(BaseSettings):
     @property
     def port(self) -> int:
         return int(self.listen.rpartition(":")[2])
+
+    @property
+    def effective_token_keys_dir(self) -> Path:
+        return self.token_keys_dir or self.data_dir / "token-keys"
 
     @property
     def effective_database_url(self) -> str:
@@ -109,6 +157,8 @@ class Settings(BaseSettings):
         """The settings as `CARGOBAY_*` variables, so server worker processes rebuild them."""
         env: dict[str, str] = {}
         for name, value in self.model_dump(exclude_none=True).items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
             env[f"CARGOBAY_{name.upper()}"] = (
                 str(value).lower() if isinstance(value, bool) else str(value)
             )

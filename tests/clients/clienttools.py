@@ -6,6 +6,8 @@ for type hints without importing a conftest module.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
@@ -18,7 +20,7 @@ from typing import Protocol
 import httpx
 import pytest
 
-from liveserver import free_port
+from liveserver import ADMIN, free_port
 
 # Debian package that provides each client binary, for the message when one is missing.
 CLIENT_PACKAGES = {
@@ -222,8 +224,9 @@ class Clients:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.registries_conf.write_text(REGISTRIES_CONF.format(host=self.registry_host))
         self.policy.write_text(POLICY_JSON)
-        # podman refuses a REGISTRY_AUTH_FILE that does not exist.
-        self.auth_file.write_text('{"auths": {}}\n')
+        # Logged in as the registry's administrator (podman also refuses a
+        # REGISTRY_AUTH_FILE that does not exist); tests of logins write their own.
+        self.log_in(*ADMIN)
         self.storage_conf.write_text(
             "[storage]\n"
             'driver = "vfs"\n'
@@ -231,6 +234,14 @@ class Clients:
             f'runroot = "{self.runroot}"\n'
         )
         self.containers_conf.write_text(CONTAINERS_CONF.format(tmp=self.root / "libpod-tmp"))
+
+    def log_in(self, username: str, password: str) -> None:
+        """Store credentials for the registry, as `podman login` would."""
+        auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.auth_file.write_text(json.dumps({"auths": {self.registry_host: {"auth": auth}}}))
+
+    def log_out(self) -> None:
+        self.auth_file.write_text('{"auths": {}}\n')
 
     @property
     def registries_conf(self) -> Path:

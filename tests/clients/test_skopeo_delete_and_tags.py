@@ -8,6 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from liveserver import ADMIN
+
 from . import clientimages as ci
 from .clienttools import Clients, RegistryUnderTest
 
@@ -59,6 +61,7 @@ def test_skopeo_delete_by_digest_removes_manifest_and_its_tags(
     response = httpx.get(
         f"{registry.url}/v2/{repo}/manifests/{oci_image.digest}",
         headers={"Accept": ci.OCI_MANIFEST},
+        auth=ADMIN,
     )
     assert response.status_code == 404, response.text
     assert response.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from liveserver import ADMIN
+
 from . import clientimages as ci
 from .clienttools import Clients, RegistryUnderTest, require_binary, run
 
@@ -165,6 +167,6 @@ def test_skopeo_copies_image_between_repositories_of_the_registry(
 
     assert clients.raw_manifest(target) == oci_image.manifest
     for blob in oci_image.blobs:
-        response = httpx.get(f"{registry.url}/v2/{repo}/target/blobs/{blob.digest}")
+        response = httpx.get(f"{registry.url}/v2/{repo}/target/blobs/{blob.digest}", auth=ADMIN)
         assert response.status_code == 200, (blob.media_type, response.text)
         assert response.content == blob.data

@@ -22,13 +22,13 @@ from conformance.helpers import (
     push_image,
     random_bytes,
 )
-from liveserver import LiveRegistry
+from liveserver import ADMIN, LiveRegistry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 def http(registry: LiveRegistry) -> httpx.Client:
-    return httpx.Client(base_url=registry.url, timeout=60)
+    return httpx.Client(base_url=registry.url, timeout=60, auth=ADMIN)
 
 
 def start_upload(client: httpx.Client, name: str) -> str:
@@ -71,7 +71,7 @@ def _slow_body(data: bytes, sent: threading.Event):  # type: ignore[no-untyped-d
 def _push_in_background(url: str, data: bytes, sent: threading.Event) -> threading.Thread:
     def push() -> None:
         with contextlib.suppress(httpx.HTTPError):  # the server dies under us: the point
-            httpx.post(url, content=_slow_body(data, sent), timeout=60)
+            httpx.post(url, content=_slow_body(data, sent), timeout=60, auth=ADMIN)
 
     thread = threading.Thread(target=push, daemon=True)
     thread.start()
@@ -278,7 +278,7 @@ def test_sigterm_finishes_in_flight_requests_then_exits_cleanly(
 
     def patch() -> None:
         response = httpx.patch(
-            f"{two_worker_registry.url}{location}", content=slow_body(), timeout=30
+            f"{two_worker_registry.url}{location}", content=slow_body(), timeout=30, auth=ADMIN
         )
         outcome["status"] = response.status_code
 

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from cargobay.app import create_app
 from cargobay.config import Settings
 from conformance.helpers import OCI_MANIFEST, push_image
+from liveserver import ADMIN
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -25,8 +26,12 @@ def nodes(tmp_path: Path, database_url: str) -> Iterator[tuple[TestClient, ...]]
             database_url=database_url,
             redis_url=REDIS_URL,
             access_log=False,
+            admin_password=ADMIN[1],
+            auto_create_projects=True,
         )
-        clients.append(TestClient(create_app(settings)).__enter__())
+        client = TestClient(create_app(settings)).__enter__()
+        client.auth = ADMIN
+        clients.append(client)
     yield tuple(clients)
     for client in clients:
         client.__exit__(None, None, None)

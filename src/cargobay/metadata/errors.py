@@ -13,3 +13,7 @@ class ManifestReferencesMissing(MetadataError):
     def __init__(self, digests: list[str]) -> None:
         super().__init__(f"unknown references: {', '.join(digests)}")
         self.digests = digests
+
+
+class Conflict(MetadataError):
+    """The row to create exists already (a user, project, member, robot or token name)."""

@@ -220,7 +220,7 @@ class ProjectMember(Base):
 
 
 class Robot(Base):
-    """A machine account. `permissions` is a JSON list of {"project": name or "*", "actions": [...]}.
+    """A machine account; `permissions` is JSON: [{"project": name or "*", "actions": [...]}].
 
     Project robots (project_id set) may only name their own project; system robots any.
     The secret is 256 random bits, so a SHA-256 of it is as safe to keep as a slow hash,

@@ -13,6 +13,7 @@ cannot run (a convoy that cut tag pushes to a fifth).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -27,15 +28,16 @@ class Runner:
         self._sqlite = sqlite
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer") if sqlite else None
 
-    async def read(self, function: Callable[..., T], *args: Any) -> T:
+    async def read(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._sqlite:
-            return function(*args)
-        return await run_in_threadpool(function, *args)
+            return function(*args, **kwargs)
+        return await run_in_threadpool(function, *args, **kwargs)
 
-    async def write(self, function: Callable[..., T], *args: Any) -> T:
+    async def write(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._writer is not None:
-            return await asyncio.get_running_loop().run_in_executor(self._writer, function, *args)
-        return await run_in_threadpool(function, *args)
+            call = functools.partial(function, *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self._writer, call)
+        return await run_in_threadpool(function, *args, **kwargs)
 
     def close(self) -> None:
         if self._writer is not None:

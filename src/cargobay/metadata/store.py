@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cargobay.metadata.db import WRITE, write_gate
@@ -104,7 +104,7 @@ class MetadataStore:
         self.engine = engine
         # Writes go through this view of the same pool; SQLite locks for writing up front.
         self._writer = engine.execution_options(**WRITE)
-        self._gate = write_gate(engine)
+        self.gate = write_gate(engine)
         self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
         insert_ignore = self._dialect.insert  # with on_conflict_do_nothing below
         self._new_repository = insert_ignore(Repository).on_conflict_do_nothing()
@@ -126,7 +126,7 @@ class MetadataStore:
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction, entered through the gate."""
-        with self._gate.held(), self._writer.begin() as connection:
+        with self.gate.held(), self._writer.begin() as connection:
             yield connection
 
     def _ensure_repository(self, connection: Connection, name: str) -> int:
@@ -147,10 +147,25 @@ class MetadataStore:
 
     # -- repositories ----------------------------------------------------------------------
 
-    def list_repositories(self, limit: int, last: str | None) -> list[str]:
+    def list_repositories(
+        self,
+        limit: int,
+        last: str | None,
+        prefixes: Sequence[str] | None = None,
+        unnamespaced: bool = False,
+    ) -> list[str]:
+        """Names in byte order; with `prefixes`, only names that start with one of them
+        (and, if `unnamespaced`, names without a slash)."""
         query = select(Repository.name).order_by(Repository.name).limit(limit)
         if last is not None:
             query = query.where(Repository.name > last)
+        if prefixes is not None:
+            conditions = [
+                Repository.name.startswith(prefix, autoescape=True) for prefix in prefixes
+            ]
+            if unnamespaced:
+                conditions.append(~Repository.name.contains("/"))
+            query = query.where(or_(*conditions))
         with self.engine.connect() as connection:
             return list(connection.scalars(query))
 
@@ -161,9 +176,17 @@ class MetadataStore:
         with self.engine.connect() as connection:
             return connection.scalar(_BLOB_SIZE, {"name": name, "digest": digest})
 
-    def blob_size_anywhere(self, digest: str) -> int | None:
+    def blob_holders(self, digest: str, limit: int) -> list[tuple[str, int]]:
+        """(repository, size) of up to `limit` repositories a blob is linked into."""
+        query = (
+            select(Repository.name, Blob.size)
+            .join(RepositoryBlob, RepositoryBlob.repository_id == Repository.id)
+            .join(Blob, Blob.digest == RepositoryBlob.digest)
+            .where(RepositoryBlob.digest == digest)
+            .limit(limit)
+        )
         with self.engine.connect() as connection:
-            return connection.scalar(select(Blob.size).where(Blob.digest == digest))
+            return [(row.name, row.size) for row in connection.execute(query)]
 
     def link_blob(self, name: str, digest: str, size: int, upload_id: str | None = None) -> None:
         """Record a stored blob and make it visible in a repository.

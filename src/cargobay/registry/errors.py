@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from cargobay.auth.errors import AuthError
 from cargobay.metadata.errors import ManifestReferencesMissing, MetadataError
 from cargobay.oci.errors import OCIError
 from cargobay.storage import (
@@ -66,6 +67,9 @@ def from_exception(exc: Exception) -> RegistryError | None:
         return _from_storage(exc)
     if isinstance(exc, MetadataError):
         return _from_metadata(exc)
+    if isinstance(exc, AuthError):
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return RegistryError(exc.code, exc.message, headers=headers)
     return None
 
 

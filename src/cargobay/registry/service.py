@@ -9,12 +9,13 @@ database call runs so the event loop never waits on a lock.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cargobay.auth.principal import DEFAULT_PROJECT
 from cargobay.events import Dispatcher, Event, EventType
 from cargobay.metadata.db import is_sqlite
 from cargobay.metadata.runner import Runner
@@ -125,15 +126,29 @@ class RegistryService:
         await self._link(name, info, EventType.BLOB_PUSHED)
         return info
 
-    async def mount(self, name: str, digest: str, source: str | None) -> BlobInfo | None:
-        """Link a blob another repository holds; None when it cannot (then upload instead)."""
+    async def mount(
+        self,
+        name: str,
+        digest: str,
+        source: str | None,
+        readable: Callable[[str], Awaitable[bool]],
+    ) -> BlobInfo | None:
+        """Link a blob another repository holds; None when it cannot (then upload instead).
+
+        The caller must be able to read the source (`readable`): without `from`, the blob is
+        taken from the first repository holding it that the caller may read.
+        """
         digests.parse(digest)
+        size = None
         if source is not None:
             names.check_name(source)
-            size = await self.db.read(self.metadata.blob_size, source, digest)
+            if await readable(source):
+                size = await self.db.read(self.metadata.blob_size, source, digest)
         else:
-            # Until access control lands, every repository is readable by everyone.
-            size = await self.db.read(self.metadata.blob_size_anywhere, digest)
+            for holder, holder_size in await self.db.read(self.metadata.blob_holders, digest, 100):
+                if await readable(holder):
+                    size = holder_size
+                    break
         if size is None or await self.blobs.stat(digest) is None:
             return None
         info = BlobInfo(digest, size)
@@ -325,8 +340,19 @@ class RegistryService:
             self.cache.put(key, tags, snapshot)
         return tags
 
-    async def catalog(self, limit: int, last: str | None) -> list[str]:
-        return await self.db.read(self.metadata.list_repositories, limit, last)
+    async def catalog(
+        self, limit: int, last: str | None, projects: set[str] | None = None
+    ) -> list[str]:
+        """Repository names in lexical order; only those of `projects` unless it is None."""
+        if projects is None:
+            return await self.db.read(self.metadata.list_repositories, limit, last)
+        if not projects:
+            return []
+        prefixes = sorted(f"{project}/" for project in projects)
+        unnamespaced = DEFAULT_PROJECT in projects  # `busybox` is in project `library`
+        return await self.db.read(
+            self.metadata.list_repositories, limit, last, prefixes, unnamespaced
+        )
 
     async def referrers(self, name: str, digest: str, artifact_type: str | None) -> list[Referrer]:
         digests.parse(digest)

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.oci import mediatypes as mt
+from cargobay.registry.access import access, principal
 from cargobay.registry.handlers.common import (
     API_VERSION,
     endpoint,
@@ -64,7 +65,8 @@ async def catalog(request: Request) -> Response:
     if n == 0:
         return _json({"repositories": []})
     limit = min(n if n is not None else DEFAULT_CATALOG_PAGE, MAX_PAGE)
-    names = await service(request).catalog(limit + 1, last)
+    projects = await access(request).listable_projects(principal(request))
+    names = await service(request).catalog(limit + 1, last, projects)
     headers = {}
     if len(names) > limit:
         names = names[:limit]

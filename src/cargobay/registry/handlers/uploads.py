@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cargobay.registry.access import may_pull
 from cargobay.registry.errors import RegistryError, range_header
 from cargobay.registry.handlers.common import (
     API_VERSION,
@@ -77,7 +79,8 @@ async def start_upload(request: Request) -> Response:
     params = request.query_params
     mount = params.get("mount")
     if mount is not None:
-        info = await registry.mount(name, mount, params.get("from"))
+        source = params.get("from")
+        info = await registry.mount(name, mount, source, functools.partial(may_pull, request))
         if info is not None:
             return _created(name, info)
     digest = params.get("digest")

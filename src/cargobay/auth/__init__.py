@@ -1,0 +1,1 @@
+"""Identities and access: accounts, projects and roles, tokens, the permission policy."""
