@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: int = Field(
         30, ge=1, description="How long SIGTERM waits for in-flight requests."
     )
+    master_key: SecretStr | None = Field(
+        None,
+        description="Key that encrypts stored secrets: 32 bytes, base64. Overrides "
+        "`master_key_file`. Every node must have the same one.",
+    )
+    master_key_file: Path | None = Field(
+        None,
+        description="File holding the master key (base64); default `master.key` in the data "
+        "directory, created on first use.",
+    )
 
     @field_validator("listen")
     @classmethod
@@ -109,6 +119,9 @@ class Settings(BaseSettings):
         """The settings as `CARGOBAY_*` variables, so server worker processes rebuild them."""
         env: dict[str, str] = {}
         for name, value in self.model_dump(exclude_none=True).items():
+            if isinstance(value, SecretStr):
+                # Workers need the value itself; str() of a SecretStr is asterisks.
+                value = value.get_secret_value()
             env[f"CARGOBAY_{name.upper()}"] = (
                 str(value).lower() if isinstance(value, bool) else str(value)
             )
