@@ -1,0 +1,1 @@
+"""Authentication and the secrets it keeps: master key, encrypted secrets, LDAP."""

@@ -1,0 +1,28 @@
+"""Fixtures of the auth tests: the secret store on each database, and a real OpenLDAP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cargobay.config import Settings
+from cargobay.metadata.db import create_db_engine, migrate
+from cargobay.metadata.secret_store import SecretStore
+
+
+@pytest.fixture(autouse=True)
+def _no_master_key_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key in the developer's environment would silently replace the tests' key files.
+    for name in ("CARGOBAY_MASTER_KEY", "CARGOBAY_MASTER_KEY_FILE", "CARGOBAY_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def secret_store(settings: Settings) -> Iterator[SecretStore]:
+    engine = create_db_engine(settings)
+    migrate(engine, settings.data_dir)
+    try:
+        yield SecretStore(engine)
+    finally:
+        engine.dispose()
