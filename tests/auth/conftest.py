@@ -10,6 +10,8 @@ from cargobay.config import Settings
 from cargobay.metadata.db import create_db_engine, migrate
 from cargobay.metadata.secret_store import SecretStore
 
+from .slapd import Slapd
+
 
 @pytest.fixture(autouse=True)
 def _no_master_key_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,3 +28,19 @@ def secret_store(settings: Settings) -> Iterator[SecretStore]:
         yield SecretStore(engine)
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def slapd() -> Iterator[Slapd]:
+    """One OpenLDAP server per test process (each xdist worker has its own)."""
+    server = Slapd()
+    try:
+        server.start()
+    except RuntimeError as exc:
+        server.stop()
+        # Fail, not skip: a machine without slapd must not pass the LDAP tests.
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
