@@ -65,6 +65,14 @@ def test_a_changed_byte_does_not_decrypt(position: int) -> None:
         sealer.decrypt("a", key, bytes(tampered))
 
 
+@pytest.mark.parametrize("length", [0, 11, 27])
+def test_a_truncated_ciphertext_does_not_decrypt(length: int) -> None:
+    sealer = box()
+    key, blob = sealer.encrypt("a", b"value")
+    with pytest.raises(DecryptionFailed):
+        sealer.decrypt("a", key, blob[:length])
+
+
 def test_a_ciphertext_copied_to_another_name_does_not_decrypt() -> None:
     sealer = box()
     key, blob = sealer.encrypt("ldap", b"value")

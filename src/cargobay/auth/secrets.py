@@ -28,6 +28,7 @@ logger = logging.getLogger("cargobay.secrets")
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+TAG_BYTES = 16
 KEY_FILE = "master.key"
 PREVIOUS_SUFFIX = ".previous"
 
@@ -108,6 +109,8 @@ class SecretBox:
                 "the same master key"
             )
         try:
+            if len(blob) < NONCE_BYTES + TAG_BYTES:
+                raise InvalidTag  # truncated: AESGCM would complain about the nonce instead
             return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], name.encode())
         except InvalidTag:
             raise DecryptionFailed(
