@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: int = Field(
         30, ge=1, description="How long SIGTERM waits for in-flight requests."
     )
+    master_key: SecretStr | None = Field(
+        None,
+        description="Key that encrypts stored secrets: 32 bytes, base64. Overrides "
+        "`master_key_file`. Every node must have the same one.",
+    )
+    master_key_file: Path | None = Field(
+        None,
+        description="File holding the master key (base64); default `master.key` in the data "
+        "directory, created on first use.",
+    )
 
     # -- access control ---------------------------------------------------------------------
     admin_username: str = Field("admin", description="Name of the first administrator.")
@@ -158,6 +168,7 @@ class Settings(BaseSettings):
         env: dict[str, str] = {}
         for name, value in self.model_dump(exclude_none=True).items():
             if isinstance(value, SecretStr):
+                # Workers need the value itself; str() of a SecretStr is asterisks.
                 value = value.get_secret_value()
             env[f"CARGOBAY_{name.upper()}"] = (
                 str(value).lower() if isinstance(value, bool) else str(value)

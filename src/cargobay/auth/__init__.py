@@ -1,1 +1,2 @@
-"""Identities and access: accounts, projects and roles, tokens, the permission policy."""
+"""Identities and access: accounts, projects and roles, tokens, the permission policy, and the
+secrets Cargobay keeps (master key, encrypted secrets, LDAP)."""

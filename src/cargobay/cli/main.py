@@ -39,6 +39,20 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--data-dir", dest="data_dir", metavar="DIR")
     migrate.add_argument("--database-url", dest="database_url", metavar="URL")
     commands.add_parser("config-reference", help="print the settings reference (Markdown)")
+    secrets = commands.add_parser("secrets", help="manage the master key of stored secrets")
+    secrets_commands = secrets.add_subparsers(dest="secrets_command", required=True)
+    rotate = secrets_commands.add_parser(
+        "rotate", help="switch to a new master key and re-encrypt every secret under it"
+    )
+    rotate.add_argument("--config", metavar="FILE", help="TOML settings file")
+    rotate.add_argument("--data-dir", dest="data_dir", metavar="DIR")
+    rotate.add_argument("--database-url", dest="database_url", metavar="URL")
+    rotate.add_argument(
+        "--new-key-file",
+        dest="new_key_file",
+        metavar="FILE",
+        help="the new key (32 bytes, base64); default a new random key",
+    )
     return parser
 
 
@@ -69,6 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         settings = _settings(args)
         migrate(create_db_engine(settings), settings.data_dir)
         print("metadata schema is up to date", file=sys.stderr)
+    elif args.command == "secrets":
+        from cargobay.cli.secrets import rotate
+
+        rotate(_settings(args), args.new_key_file)
     elif args.command == "config-reference":
         from cargobay.docs_reference import settings_reference
 

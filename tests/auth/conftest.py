@@ -1,0 +1,46 @@
+"""Fixtures of the auth tests: the secret store on each database, and a real OpenLDAP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cargobay.config import Settings
+from cargobay.metadata.db import create_db_engine, migrate
+from cargobay.metadata.secret_store import SecretStore
+
+from .slapd import Slapd
+
+
+@pytest.fixture(autouse=True)
+def _no_master_key_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key in the developer's environment would silently replace the tests' key files.
+    for name in ("CARGOBAY_MASTER_KEY", "CARGOBAY_MASTER_KEY_FILE", "CARGOBAY_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def secret_store(settings: Settings) -> Iterator[SecretStore]:
+    engine = create_db_engine(settings)
+    migrate(engine, settings.data_dir)
+    try:
+        yield SecretStore(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def slapd() -> Iterator[Slapd]:
+    """One OpenLDAP server per test process (each xdist worker has its own)."""
+    server = Slapd()
+    try:
+        server.start()
+    except RuntimeError as exc:
+        server.stop()
+        # Fail, not skip: a machine without slapd must not pass the LDAP tests.
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
