@@ -23,6 +23,8 @@ from starlette.routing import Mount, Route
 
 from cargobay import __version__
 from cargobay.accesslog import AccessLog
+from cargobay.auth.directory import DirectorySource
+from cargobay.auth.secrets import load_box
 from cargobay.auth.service import AccessService, ProjectRules
 from cargobay.auth.throttle import LoginThrottle, ThrottleSettings
 from cargobay.auth.tokens import TokenIssuer, TokenKeys, ensure_key
@@ -31,6 +33,7 @@ from cargobay.events import Dispatcher
 from cargobay.logs import setup_logging
 from cargobay.metadata.access_store import AccessStore
 from cargobay.metadata.db import create_db_engine, is_sqlite, migrate
+from cargobay.metadata.secret_store import SecretStore
 from cargobay.metadata.store import MetadataStore
 from cargobay.registry.cache import FileGeneration, Generation, GenerationCache, RedisGeneration
 from cargobay.registry.errors import RegistryError, error_response
@@ -82,6 +85,7 @@ def build_access(settings: Settings, registry: RegistryService) -> AccessService
         ),
         throttle,
         ProjectRules(settings.auto_create_projects, settings.self_service_projects),
+        DirectorySource(SecretStore(registry.metadata.engine), load_box(settings), registry.db),
     )
 
 

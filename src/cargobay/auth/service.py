@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from cargobay.auth.directory import DirectorySource
 from cargobay.auth.errors import AuthError
+from cargobay.auth.ldap import LdapDirectory, LdapUnavailable
 from cargobay.auth.passwords import (
     ROBOT_PREFIX,
     TOKEN_PREFIX,
@@ -51,6 +54,7 @@ T = TypeVar("T")
 
 # How a token's `cb_cred` claim names the credential it was issued for.
 PASSWORD = "password"
+DIRECTORY_LOGIN_SECONDS = 60.0
 ANONYMOUS_CREDENTIAL = "anonymous"
 
 
@@ -69,6 +73,7 @@ class AccessService:
         tokens: TokenIssuer,
         throttle: LoginThrottle,
         rules: ProjectRules,
+        directories: DirectorySource | None = None,
     ) -> None:
         self.store = store
         self.db = db
@@ -76,10 +81,13 @@ class AccessService:
         self.tokens = tokens
         self.throttle = throttle
         self.rules = rules
+        self.directories = directories
         # Checking an argon2 hash takes tens of milliseconds by design. A client that sends
         # Basic credentials with every request pays it once per process: this remembers the
         # hashes of (user, password, stored hash) that verified, never the password.
         self._verified_passwords: OrderedDict[str, None] = OrderedDict()
+        # The same for LDAP binds, for a short while: the directory stays the authority.
+        self._directory_logins: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._used: tuple[set[int], set[int]] = (set(), set())  # robots, tokens to mark
 
     # -- cached reads ----------------------------------------------------------------------
@@ -114,10 +122,19 @@ class AccessService:
         return await self._password_login(username, password, address)
 
     async def _password_login(self, username: str, password: str, address: str | None) -> Principal:
+        # Local accounts first, so a local administrator can log in while LDAP is down.
         user = await self._user(username)
-        if user is None or user.password_hash is None:
-            await self.throttle.failed(username, address, "unknown user")
-            raise _bad_credentials()
+        if user is not None and user.password_hash is not None:
+            return await self._local_login(user, password, address)
+        directory = await self.directories.directory() if self.directories else None
+        if directory is not None and (user is None or user.source == "ldap"):
+            return await self._directory_login(directory, username, password, address)
+        await self.throttle.failed(username, address, "unknown user")
+        raise _bad_credentials()
+
+    async def _local_login(self, user: UserRecord, password: str, address: str | None) -> Principal:
+        username = user.name
+        assert user.password_hash is not None
         key = hashlib.sha256(f"{username}\0{password}\0{user.password_hash}".encode()).hexdigest()
         if key not in self._verified_passwords:
             await self.throttle.check(username, address)
@@ -129,6 +146,38 @@ class AccessService:
             if len(self._verified_passwords) > 1_000:
                 self._verified_passwords.popitem(last=False)
         if user.disabled:
+            logger.warning("login refused for disabled user %r", username)
+            raise _bad_credentials()
+        return await self._user_principal(user)
+
+    async def _directory_login(
+        self, directory: LdapDirectory, username: str, password: str, address: str | None
+    ) -> Principal:
+        """Log in through LDAP; the user and their groups are recorded at each bind, so
+        group memberships follow the directory."""
+        key = hashlib.sha256(f"ldap\0{username}\0{password}".encode()).hexdigest()
+        remembered = self._directory_logins.get(key)
+        if remembered is not None and remembered[1] > time.monotonic():
+            user = await self._user(remembered[0])
+        else:
+            await self.throttle.check(username, address)
+            try:
+                identity = await run_in_threadpool(directory.authenticate, username, password)
+            except LdapUnavailable as exc:
+                logger.error("LDAP is unavailable; login of %r refused: %s", username, exc)
+                raise AuthError("UNAUTHORIZED", "the directory is unavailable") from None
+            if identity is None:
+                await self.throttle.failed(username, address, "refused by LDAP")
+                raise _bad_credentials()
+            await self.throttle.succeeded(username)
+            user = await self.db.write(
+                self.store.sync_ldap_user, identity.username, identity.email, identity.groups
+            )
+            self.cache.invalidate()
+            self._directory_logins[key] = (user.name, time.monotonic() + DIRECTORY_LOGIN_SECONDS)
+            if len(self._directory_logins) > 1_000:
+                self._directory_logins.popitem(last=False)
+        if user is None or user.disabled:
             logger.warning("login refused for disabled user %r", username)
             raise _bad_credentials()
         return await self._user_principal(user)

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cargobay import __version__
+from cargobay.cli import ldap
 from cargobay.config import CONFIG_FILE_ENV, Settings
 
 # Flags of `serve`, each the name of a Settings field.
@@ -34,26 +35,29 @@ def _parser() -> argparse.ArgumentParser:
         serve.add_argument(
             flag, dest=field, help=Settings.model_fields[field].description, **options
         )
-    migrate = commands.add_parser("migrate", help="bring the metadata schema up to date")
-    migrate.add_argument("--config", metavar="FILE", help="TOML settings file")
-    migrate.add_argument("--data-dir", dest="data_dir", metavar="DIR")
-    migrate.add_argument("--database-url", dest="database_url", metavar="URL")
+    _database_flags(commands.add_parser("migrate", help="bring the metadata schema up to date"))
     commands.add_parser("config-reference", help="print the settings reference (Markdown)")
     secrets = commands.add_parser("secrets", help="manage the master key of stored secrets")
     secrets_commands = secrets.add_subparsers(dest="secrets_command", required=True)
     rotate = secrets_commands.add_parser(
         "rotate", help="switch to a new master key and re-encrypt every secret under it"
     )
-    rotate.add_argument("--config", metavar="FILE", help="TOML settings file")
-    rotate.add_argument("--data-dir", dest="data_dir", metavar="DIR")
-    rotate.add_argument("--database-url", dest="database_url", metavar="URL")
+    _database_flags(rotate)
     rotate.add_argument(
         "--new-key-file",
         dest="new_key_file",
         metavar="FILE",
         help="the new key (32 bytes, base64); default a new random key",
     )
+    ldap.add_parser(commands, _database_flags)
     return parser
+
+
+def _database_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of commands that work on the metadata database directly."""
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file")
+    parser.add_argument("--data-dir", dest="data_dir", metavar="DIR")
+    parser.add_argument("--database-url", dest="database_url", metavar="URL")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -87,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         from cargobay.cli.secrets import rotate
 
         rotate(_settings(args), args.new_key_file)
+    elif args.command == "ldap":
+        ldap.run(_settings(args), args)
     elif args.command == "config-reference":
         from cargobay.docs_reference import settings_reference
 

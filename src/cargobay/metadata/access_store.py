@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +19,7 @@ from cargobay.metadata.db import WRITE, WriteGate
 from cargobay.metadata.errors import Conflict
 from cargobay.metadata.models import (
     AccessToken,
+    Group,
     GroupMember,
     LoginFailure,
     Project,
@@ -304,6 +305,52 @@ class AccessStore:
     def clear_login_failures(self, key: str) -> None:
         with self._write() as connection:
             connection.execute(delete(LoginFailure).where(LoginFailure.key == key))
+
+    # -- directory (LDAP) users ------------------------------------------------------------
+
+    def sync_ldap_user(self, name: str, email: str | None, groups: Sequence[str]) -> UserRecord:
+        """Record a user the directory just let in: create them (source "ldap", no local
+        password) or refresh their email, and set their groups to exactly `groups`."""
+        now = utcnow()
+        with self._write() as connection:
+            user_id = connection.scalar(select(User.id).where(User.name == name))
+            if user_id is None:
+                user_id = connection.execute(
+                    insert(User)
+                    .values(
+                        name=name,
+                        email=email,
+                        password_hash=None,
+                        source="ldap",
+                        is_admin=False,
+                        disabled=False,
+                        created_at=now,
+                        last_login_at=now,
+                    )
+                    .returning(User.id)
+                ).scalar_one()
+            else:
+                connection.execute(
+                    update(User).where(User.id == user_id).values(email=email, last_login_at=now)
+                )
+            group_ids = []
+            for group in sorted(set(groups)):
+                group_id = connection.scalar(select(Group.id).where(Group.name == group))
+                if group_id is None:
+                    group_id = connection.execute(
+                        insert(Group)
+                        .values(name=group, source="ldap", created_at=now)
+                        .returning(Group.id)
+                    ).scalar_one()
+                group_ids.append(group_id)
+            connection.execute(delete(GroupMember).where(GroupMember.user_id == user_id))
+            if group_ids:
+                connection.execute(
+                    insert(GroupMember),
+                    [{"group_id": group_id, "user_id": user_id} for group_id in group_ids],
+                )
+            row = connection.execute(select(*_USER_COLUMNS).where(User.id == user_id)).one()
+        return UserRecord(*row)
 
 
 def _aware(moment: datetime) -> datetime:
