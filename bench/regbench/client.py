@@ -55,9 +55,17 @@ class _Connection(http.client.HTTPConnection):
 class Client:
     """One kept-alive connection to one registry. Not thread-safe: one per thread."""
 
-    def __init__(self, host: str, port: int, timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float = 300.0,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.host = host
         self.port = port
+        # Sent with every request (the credentials a registry wants).
+        self.default_headers = dict(default_headers or {})
         self._conn = _Connection(host, port, timeout=timeout)
 
     def close(self) -> None:
@@ -83,7 +91,9 @@ class Client:
         headers: Mapping[str, str] | None,
         body: bytes | None,
     ) -> Response:
-        self._conn.request(method, target, body=body, headers=dict(headers or {}))
+        self._conn.request(
+            method, target, body=body, headers={**self.default_headers, **(headers or {})}
+        )
         resp = self._conn.getresponse()
         # HEAD responses announce a length but carry no body; http.client knows.
         return Response(resp.status, resp.headers, resp.read())
@@ -100,7 +110,7 @@ class Client:
         """Send `length` bytes of `file` from `offset` as the body, via sendfile."""
         conn = self._conn
         conn.putrequest(method, target, skip_accept_encoding=True)
-        for name, value in headers.items():
+        for name, value in {**self.default_headers, **headers}.items():
             conn.putheader(name, value)
         conn.putheader("Content-Length", str(length))
         conn.endheaders()
@@ -119,7 +129,7 @@ class Client:
         sink: Callable[[memoryview], object] | None = None,
     ) -> tuple[Response, int]:
         """GET `target`, feeding the body to `sink` (or dropping it); return bytes read."""
-        self._conn.request("GET", target, headers=dict(headers or {}))
+        self._conn.request("GET", target, headers={**self.default_headers, **(headers or {})})
         resp = self._conn.getresponse()
         if resp.status != 200:
             return Response(resp.status, resp.headers, resp.read()), 0

@@ -132,5 +132,6 @@ def _follow(origin: Client, current: Client, resp: Response) -> tuple[Client, st
         # Only loopback targets are allowed: refuse anything else.
         if parts.hostname not in ("127.0.0.1", "localhost"):
             raise BenchError(f"redirect off loopback refused: {location}")
-        return Client(parts.hostname, parts.port or 80), location_target(location)
+        client = Client(parts.hostname, parts.port or 80, default_headers=origin.default_headers)
+        return client, location_target(location)
     return origin, location_target(location)

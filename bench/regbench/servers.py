@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import os
@@ -52,13 +53,16 @@ class Server:
     log_path: Path
     proc: subprocess.Popen[bytes]
     command: list[str] = field(default_factory=list)
+    # Cargobay always authenticates: the benchmark logs in as its administrator (Basic,
+    # checked once per worker, then a lookup). Distribution runs without auth.
+    auth_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def client(self) -> Client:
-        return Client(HOST, self.port)
+        return Client(HOST, self.port, default_headers=self.auth_headers)
 
     def url(self, path: str) -> str:
         return f"http://{HOST}:{self.port}{path}"
@@ -84,6 +88,9 @@ def start_distribution(binary: str, work: Path) -> Server:
     return _launch("distribution", [binary, "serve", str(config)], port, data, work)
 
 
+CARGOBAY_ADMIN = ("bench", "bench-admin-password")
+
+
 def start_cargobay(
     binary: str, work: Path, workers: int, log_level: str, extra: Sequence[str]
 ) -> Server:
@@ -102,7 +109,15 @@ def start_cargobay(
         *(["--log-level", log_level] if log_level else []),
         *extra,
     ]
-    return _launch("cargobay", cmd, port, data, work)
+    env = {
+        "CARGOBAY_ADMIN_USERNAME": CARGOBAY_ADMIN[0],
+        "CARGOBAY_ADMIN_PASSWORD": CARGOBAY_ADMIN[1],
+        "CARGOBAY_AUTO_CREATE_PROJECTS": "true",  # the bench pushes to new repositories
+    }
+    credentials = base64.b64encode(":".join(CARGOBAY_ADMIN).encode()).decode()
+    return _launch(
+        "cargobay", cmd, port, data, work, env, {"Authorization": f"Basic {credentials}"}
+    )
 
 
 def stop(server: Server, timeout: float = 15.0) -> None:
@@ -124,7 +139,15 @@ def _fresh_dir(path: Path) -> Path:
     return path
 
 
-def _launch(name: str, cmd: list[str], port: int, data: Path, work: Path) -> Server:
+def _launch(
+    name: str,
+    cmd: list[str],
+    port: int,
+    data: Path,
+    work: Path,
+    env: dict[str, str] | None = None,
+    auth_headers: dict[str, str] | None = None,
+) -> Server:
     log_path = work / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -136,8 +159,9 @@ def _launch(name: str, cmd: list[str], port: int, data: Path, work: Path) -> Ser
             # Own session: Ctrl-C on the benchmark does not hit the server
             # mid-measurement, and stop() can kill exactly its process group.
             start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
-    server = Server(name, port, data, log_path, proc, cmd)
+    server = Server(name, port, data, log_path, proc, cmd, auth_headers or {})
     try:
         _wait_ready(server)
     except BaseException:

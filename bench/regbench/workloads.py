@@ -190,7 +190,6 @@ class ManifestGet(Workload):
     def __init__(self, opts: Options) -> None:
         super().__init__(opts)
         self.image = make_image(self.rng)
-        self.script = header_script(opts.work / "manifest-get.lua", {"Accept": MANIFEST_OCI})
 
     def prepare(self, server: Server) -> None:
         client = server.client()
@@ -205,7 +204,11 @@ class ManifestGet(Workload):
     def measure(self, server: Server, index: int) -> Measured:
         o = self.opts
         url = server.url(f"/v2/{self.repo}/manifests/{self.tag}")
-        result = run_wrk(url, self.script, o.wrk_threads, o.wrk_connections, o.wrk_seconds)
+        script = header_script(
+            o.work / f"manifest-get-{server.name}.lua",
+            {"Accept": MANIFEST_OCI, **server.auth_headers},
+        )
+        result = run_wrk(url, script, o.wrk_threads, o.wrk_connections, o.wrk_seconds)
         if result.non_2xx:
             raise BenchError(f"{result.non_2xx} of {result.requests} responses were not 2xx/3xx")
         return Measured({self.name: result.requests_per_s}, result.__dict__.copy())

@@ -59,7 +59,7 @@ def build_registry(settings: Settings, events: Dispatcher | None = None) -> Regi
 
 
 def build_access(settings: Settings, registry: RegistryService) -> AccessService:
-    """Wire accounts, tokens and login throttling onto the registry's database and cache."""
+    """Wire accounts, tokens and login throttling onto the registry's database."""
     keys_dir = settings.effective_token_keys_dir
     ensure_key(keys_dir)
     store = AccessStore(registry.metadata.engine, registry.metadata.gate)
@@ -76,7 +76,7 @@ def build_access(settings: Settings, registry: RegistryService) -> AccessService
     return AccessService(
         store,
         registry.db,
-        registry.cache,
+        GenerationCache(_cache_generation(settings, registry.metadata.engine, "auth")),
         TokenIssuer(
             TokenKeys(keys_dir),
             settings.token_issuer,
@@ -104,13 +104,19 @@ async def _flush_usage_forever(access: AccessService) -> None:
             logger.exception("recording when robots and tokens were last used failed")
 
 
-def _cache_generation(settings: Settings, engine: Engine) -> Generation | None:
-    """How this process learns that another one wrote; None turns the cache off."""
+def _cache_generation(
+    settings: Settings, engine: Engine, name: str = "cache"
+) -> Generation | None:
+    """How this process learns that another one wrote; None turns the cache off.
+
+    The registry's cache ("cache") and the access cache ("auth") move separately: pushes,
+    many a second, must not empty the cache of accounts and memberships, which change rarely.
+    """
     if settings.redis_url:
-        return RedisGeneration(settings.redis_url)
+        return RedisGeneration(settings.redis_url, name)
     if is_sqlite(engine):
         # Only one host can use a SQLite file, so a file beside it reaches every writer.
-        return FileGeneration(settings.data_dir / "cache.generation")
+        return FileGeneration(settings.data_dir / f"{name}.generation")
     return None  # other PostgreSQL nodes could not tell us about their writes
 
 

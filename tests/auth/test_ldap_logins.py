@@ -59,7 +59,7 @@ def grant_group(client: TestClient, project: str, group: str, role: str) -> None
         connection.execute(
             insert(ProjectMember).values(project_id=project_id, group_id=group_id, role=role)
         )
-    app.state.registry.cache.invalidate()  # type: ignore[attr-defined]
+    app.state.access.cache.invalidate()  # type: ignore[attr-defined]
 
 
 def test_ldap_user_in_a_member_group_pushes_with_basic_credentials(

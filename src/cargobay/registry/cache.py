@@ -60,11 +60,11 @@ class FileGeneration:
 
 
 class RedisGeneration:
-    CHANNEL = KEY = "cargobay:cache-generation"
-
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, name: str = "cache") -> None:
         import redis  # only nodes configured for Redis pay for the client library
 
+        # One key and channel per generation: the key holds the value, the channel tells.
+        self.key = self.channel = f"cargobay:{name}-generation"
         self._errors = (redis.RedisError, OSError, ValueError)
         self._client: redis.Redis = redis.Redis.from_url(
             url, socket_timeout=5, socket_connect_timeout=5
@@ -82,17 +82,17 @@ class RedisGeneration:
         return self._value
 
     def bump(self) -> None:
-        value = self._client.incr(self.KEY)
-        self._client.publish(self.CHANNEL, value)
+        value = self._client.incr(self.key)
+        self._client.publish(self.channel, value)
         self._value = value  # our own next read must not wait for the message
 
     def _follow(self) -> None:
         while True:
             try:
                 pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(self.CHANNEL)
+                pubsub.subscribe(self.channel)
                 # Bumps made while we were not listening: start from the stored value.
-                self._value = int(self._client.get(self.KEY) or 0) or time.time_ns()
+                self._value = int(self._client.get(self.key) or 0) or time.time_ns()
                 self._subscribed.set()
                 for message in pubsub.listen():
                     self._value = int(message["data"])
