@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Executable, insert, update
 from starlette.applications import Starlette
@@ -176,6 +176,11 @@ class Population:
 
     def revoke_robot(self, robot: Credential) -> None:
         self._execute(update(Robot).where(Robot.id == robot.id).values(revoked=True))
+        self._changed()
+
+    def expire_robot(self, robot: Credential) -> None:
+        past = utcnow() - timedelta(seconds=1)
+        self._execute(update(Robot).where(Robot.id == robot.id).values(expires_at=past))
         self._changed()
 
     def revoke_token(self, token: Credential) -> None:
