@@ -111,6 +111,10 @@ class AccessService:
             return await self._robot_login(username, password)
         if password.startswith(TOKEN_PREFIX):
             return await self._token_login(username, password)
+        # Checked here, not only before verifying: a password verified earlier is remembered
+        # and skips verification, and the lockout must hold for it too. Otherwise, while an
+        # account is locked, every wrong guess gets a 429 and the right one a 200.
+        await self.throttle.check(username, address)
         return await self._password_login(username, password, address)
 
     async def _password_login(self, username: str, password: str, address: str | None) -> Principal:
