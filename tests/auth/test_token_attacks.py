@@ -29,8 +29,9 @@ from cargobay.auth.principal import Grant
 from cargobay.auth.tokens import key_id
 from cargobay.metadata.models import utcnow
 from conformance.helpers import assert_error, check_each, describe, push_image
+from liveserver import ADMIN
 
-from .population import Account, Population
+from .population import Account, Credential, Population
 
 PRIVATE, PUBLIC, OTHER = "priv", "pub", "other"
 REPO = f"{PRIVATE}/app"
@@ -569,3 +570,45 @@ def test_a_personal_tokens_grants_narrow_the_token(registry: Registry) -> None:
     assert access_of(token) == {REPO: ["pull"]}
     response = registry.client.post(f"/v2/{REPO}/blobs/uploads/", content=b"", auth=personal.basic)
     assert_error(response, 403, "DENIED")
+
+
+# -- personal tokens and projects created on push ----------------------------------------------
+
+
+def admin_token(registry: Registry, grants: list[Grant]) -> Credential:
+    admin = registry.people.store.user(ADMIN[0])
+    assert admin is not None
+    owner = Account(admin.id, admin.name, ADMIN[1])
+    return registry.people.token(owner, f"token-{secrets.token_hex(3)}", grants)
+
+
+def test_an_administrators_pull_only_token_does_not_create_a_project_on_push(
+    registry: Registry,
+) -> None:
+    personal = admin_token(registry, [Grant(PRIVATE, frozenset({Action.PULL}))])
+    name = f"new-{secrets.token_hex(3)}"
+    response = registry.client.post(
+        f"/v2/{name}/app/blobs/uploads/", content=b"", auth=personal.basic
+    )
+    assert_error(response, 403, "DENIED")
+    assert registry.people.store.project(name) is None
+
+
+def test_an_administrators_pull_only_token_is_not_granted_push_on_a_missing_project(
+    registry: Registry,
+) -> None:
+    personal = admin_token(registry, [Grant(PRIVATE, frozenset({Action.PULL}))])
+    token = token_for(registry.client, personal.basic, "repository:brand-new/app:pull,push")
+    assert access_of(token) == {}
+
+
+def test_an_administrators_token_that_grants_push_everywhere_creates_a_project_on_push(
+    registry: Registry,
+) -> None:
+    personal = admin_token(registry, [Grant("*", frozenset({Action.PULL, Action.PUSH}))])
+    name = f"new-{secrets.token_hex(3)}"
+    response = registry.client.post(
+        f"/v2/{name}/app/blobs/uploads/", content=b"", auth=personal.basic
+    )
+    assert response.status_code == 202, describe(response)
+    assert registry.people.store.project(name) is not None
