@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from starlette.testclient import TestClient
 
 from cargobay.config import Settings
 from cargobay.metadata.db import create_db_engine, migrate
 from cargobay.metadata.secret_store import SecretStore
 
+from .apps import make_settings, running
 from .slapd import Slapd
 
 
@@ -44,3 +46,11 @@ def slapd() -> Iterator[Slapd]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One application on SQLite for a whole module: the matrix tests only read accounts,
+    so sharing it keeps hundreds of cases fast. Tests that lock or revoke use `client`."""
+    with running(make_settings(tmp_path_factory.mktemp("module") / "data")) as client:
+        yield client

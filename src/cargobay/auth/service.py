@@ -38,6 +38,7 @@ from cargobay.auth.principal import (
     Kind,
     Principal,
     Project,
+    grants_for,
     project_of,
 )
 from cargobay.auth.throttle import LoginThrottle
@@ -119,6 +120,10 @@ class AccessService:
             return await self._robot_login(username, password)
         if password.startswith(TOKEN_PREFIX):
             return await self._token_login(username, password)
+        # Checked here, not only before verifying: a password verified earlier is remembered
+        # and skips verification, and the lockout must hold for it too. Otherwise, while an
+        # account is locked, every wrong guess gets a 429 and the right one a 200.
+        await self.throttle.check(username, address)
         return await self._password_login(username, password, address)
 
     async def _password_login(self, username: str, password: str, address: str | None) -> Principal:
@@ -325,17 +330,20 @@ class AccessService:
                 error="insufficient_scope",
             )
 
-    def _may_create_projects(self, principal: Principal) -> bool:
+    def _may_create_projects(self, principal: Principal, name: str) -> bool:
         if principal.kind is not Kind.USER:
             return False
+        if principal.grants is not None and Action.PUSH not in grants_for(principal.grants, name):
+            return False  # a personal token must grant the push that would create it
         return principal.is_admin or self.rules.self_service
 
     async def _auto_create(
         self, principal: Principal, name: str
     ) -> tuple[Project | None, Principal]:
         """Create a missing project on push where the rules allow it; the pusher is its admin."""
-        if not (self.rules.auto_create and self._may_create_projects(principal)):
-            if principal.is_admin:
+        may_create = self._may_create_projects(principal, name)
+        if not (self.rules.auto_create and may_create):
+            if principal.is_admin and may_create:
                 raise AuthError(
                     "NAME_UNKNOWN",
                     f"project {name} does not exist; create it first "
@@ -419,7 +427,8 @@ class AccessService:
         name = project_of(repository)
         project = await self.project(name)
         allowed = scope_actions_allowed(principal.allowed(project))
-        if project is None and self.rules.auto_create and self._may_create_projects(principal):
+        creatable = self.rules.auto_create and self._may_create_projects(principal, name)
+        if project is None and creatable:
             allowed |= {"pull", "push"}
         return allowed
 

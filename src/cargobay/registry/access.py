@@ -76,7 +76,9 @@ async def authenticate(request: Request) -> tuple[Principal, Claims | None, bool
 def basic_credentials(value: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        # ValueError: headers arrive decoded as latin-1, and b64decode refuses a str with
+        # non-ASCII characters before binascii ever sees it.
         raise AuthError("UNAUTHORIZED", "malformed basic credentials") from None
     username, sep, password = decoded.partition(":")
     if not sep or not username:
