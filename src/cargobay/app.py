@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -63,9 +64,13 @@ def build_access(settings: Settings, registry: RegistryService) -> AccessService
     keys_dir = settings.effective_token_keys_dir
     ensure_key(keys_dir)
     store = AccessStore(registry.metadata.engine, registry.metadata.gate)
+    cache: GenerationCache[tuple[str, str, str], Any] = GenerationCache(
+        _cache_generation(settings, registry.metadata.engine, "auth")
+    )
     throttle = LoginThrottle(
         store,
         registry.db,
+        cache,
         ThrottleSettings(
             account_lock_after=settings.login_lock_after_failures,
             address_lock_after=settings.login_lock_after_address_failures,
@@ -76,7 +81,7 @@ def build_access(settings: Settings, registry: RegistryService) -> AccessService
     return AccessService(
         store,
         registry.db,
-        GenerationCache(_cache_generation(settings, registry.metadata.engine, "auth")),
+        cache,
         TokenIssuer(
             TokenKeys(keys_dir),
             settings.token_issuer,

@@ -74,7 +74,7 @@ class Population:
 
     def _changed(self) -> None:
         # The access service caches accounts; a write must empty it, as the API's writes do.
-        self.app.state.registry.cache.invalidate()
+        self.app.state.access.cache.invalidate()
 
     def _execute(self, statement: Executable) -> None:
         with self.store.engine.begin() as connection:

@@ -142,7 +142,6 @@ class AccessService:
         assert user.password_hash is not None
         key = hashlib.sha256(f"{username}\0{password}\0{user.password_hash}".encode()).hexdigest()
         if key not in self._verified_passwords:
-            await self.throttle.check(username, address)
             if not await run_in_threadpool(verify_password, user.password_hash, password):
                 await self.throttle.failed(username, address, "wrong password")
                 raise _bad_credentials()
@@ -165,7 +164,6 @@ class AccessService:
         if remembered is not None and remembered[1] > time.monotonic():
             user = await self._user(remembered[0])
         else:
-            await self.throttle.check(username, address)
             try:
                 identity = await run_in_threadpool(directory.authenticate, username, password)
             except LdapUnavailable as exc:

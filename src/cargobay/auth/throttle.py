@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cargobay.auth.errors import AuthError
 from cargobay.metadata.access_store import AccessStore
 from cargobay.metadata.runner import Runner
+from cargobay.registry.cache import GenerationCache
 
 logger = logging.getLogger("cargobay.auth")
 
@@ -30,25 +33,39 @@ class ThrottleSettings:
 
 
 class LoginThrottle:
-    def __init__(self, store: AccessStore, db: Runner, settings: ThrottleSettings) -> None:
+    def __init__(
+        self,
+        store: AccessStore,
+        db: Runner,
+        cache: GenerationCache[tuple[str, str, str], Any],
+        settings: ThrottleSettings,
+    ) -> None:
         self.store = store
         self.db = db
+        self.cache = cache
         self.settings = settings
 
     async def check(self, username: str, address: str | None) -> None:
-        """Refuse an attempt while its account or address is locked out."""
-        now = datetime.now(UTC)
+        """Refuse an attempt while its account or address is locked out.
+
+        Asked before every password login, remembered passwords included, so it is answered
+        from the access cache; setting a lock empties that cache on every node.
+        """
+        now = time.time()
         for key in _keys(username, address):
-            _, locked_until = await self.db.read(self.store.login_failure, key)
-            if locked_until is not None:
-                locked_until = _aware(locked_until)
-                if locked_until > now:
-                    retry = int((locked_until - now).total_seconds()) + 1
-                    raise AuthError(
-                        "TOOMANYREQUESTS",
-                        f"too many failed logins; try again in {retry} seconds",
-                        retry_after=retry,
-                    )
+            locked_until = self.cache.get(("lock", key, ""))
+            if locked_until is None:
+                snapshot = self.cache.snapshot()
+                _, until = await self.db.read(self.store.login_failure, key)
+                locked_until = _aware(until).timestamp() if until is not None else 0.0
+                self.cache.put(("lock", key, ""), locked_until, snapshot)
+            if locked_until > now:
+                retry = int(locked_until - now) + 1
+                raise AuthError(
+                    "TOOMANYREQUESTS",
+                    f"too many failed logins; try again in {retry} seconds",
+                    retry_after=retry,
+                )
 
     async def failed(self, username: str, address: str | None, reason: str) -> None:
         failures = 0
@@ -65,6 +82,8 @@ class LoginThrottle:
                 lockout=self.settings.lockout,
             )
             failures = max(failures, count)
+            if count >= lock_after:
+                self.cache.invalidate()  # every node must see the lock at once
             if count == lock_after:
                 logger.warning("login locked out for %s after %d failures", key, count)
         logger.warning(
