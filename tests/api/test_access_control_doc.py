@@ -10,11 +10,14 @@ DOC = Path(__file__).parents[2] / "docs" / "access-control.md"
 
 
 def _table() -> dict[str, dict[str, bool]]:
-    lines = [line for line in DOC.read_text().splitlines() if line.startswith("| `")]
-    header = next(line for line in DOC.read_text().splitlines() if line.startswith("| Action |"))
-    columns = [c.strip() for c in header.strip("|").split("|")][1:]
+    """The rows of the table whose header begins `| Action |`, up to its end."""
+    lines = DOC.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Action |"))
+    columns = [c.strip() for c in lines[start].strip("|").split("|")][1:]
     table: dict[str, dict[str, bool]] = {}
-    for line in lines:
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
         cells = [c.strip() for c in line.strip("|").split("|")]
         table[cells[0].strip("`")] = {
             column: cell == "yes" for column, cell in zip(columns, cells[1:], strict=True)
