@@ -722,6 +722,11 @@ class AccessStore:
             connection.execute(delete(LoginFailure).where(LoginFailure.key == key))
 
 
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes for what was stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 _MEMBERS: Select[Any] = (
     select(
         ProjectMember.id,
@@ -815,8 +820,3 @@ def _check_changes(changes: Mapping[str, Any], allowed: frozenset[str]) -> None:
 
 def _aware_or_none(moment: datetime | None) -> datetime | None:
     return _aware(moment) if moment is not None else None
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes for what was stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
