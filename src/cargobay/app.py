@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from cargobay import __version__
 from cargobay.accesslog import AccessLog
+from cargobay.api import create_api
+from cargobay.auth.accounts import Accounts
 from cargobay.auth.directory import DirectorySource
 from cargobay.auth.secrets import load_box
 from cargobay.auth.service import AccessService, ProjectRules
@@ -98,6 +98,15 @@ async def _bootstrap_admin(access: AccessService, settings: Settings) -> None:
     if settings.admin_password is not None:
         password = settings.admin_password.get_secret_value()
         await access.ensure_admin(settings.admin_username, password)
+    elif not await access.db.read(access.store.admin_exists):
+        logger.warning(NO_ADMIN_YET)
+
+
+NO_ADMIN_YET = (
+    "no administrator exists yet: create one with "
+    "`cargobay user create NAME --admin --password-stdin` "
+    "(or set CARGOBAY_ADMIN_PASSWORD before the first start)"
+)
 
 
 async def _flush_usage_forever(access: AccessService) -> None:
@@ -109,9 +118,7 @@ async def _flush_usage_forever(access: AccessService) -> None:
             logger.exception("recording when robots and tokens were last used failed")
 
 
-def _cache_generation(
-    settings: Settings, engine: Engine, name: str = "cache"
-) -> Generation | None:
+def _cache_generation(settings: Settings, engine: Engine, name: str = "cache") -> Generation | None:
     """How this process learns that another one wrote; None turns the cache off.
 
     The registry's cache ("cache") and the access cache ("auth") move separately: pushes,
@@ -155,26 +162,6 @@ def _health_routes(registry: RegistryService) -> list[Route]:
     ]
 
 
-def _management_api(registry: RegistryService) -> FastAPI:
-    api = FastAPI(
-        title="Cargobay management API",
-        version=__version__,
-        openapi_url="/openapi.json",
-        docs_url="/docs",
-        redoc_url=None,
-    )
-
-    @api.get("/system/info", summary="Version and backends of this node")
-    def system_info() -> dict[str, str]:
-        return {
-            "version": __version__,
-            "database": registry.metadata.engine.dialect.name,
-            "storage": type(registry.blobs).__name__,
-        }
-
-    return api
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Unknown paths and methods under /v2 still answer in the OCI error format."""
     assert isinstance(exc, HTTPException)
@@ -189,6 +176,7 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
         setup_logging(settings)
     registry = build_registry(settings, events)
     access = build_access(settings, registry)
+    accounts = Accounts(access.store, registry.db, (access.cache, registry.cache), registry.events)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -213,7 +201,7 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
         routes=[
             *registry_routes,
             *_health_routes(registry),
-            Mount("/api/v1", app=_management_api(registry)),
+            Mount("/api/v1", app=create_api(registry, access, accounts, settings)),
         ],
         exception_handlers={HTTPException: _http_error},
         middleware=[Middleware(AccessLog)],
@@ -221,5 +209,6 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     )
     app.state.registry = registry
     app.state.access = access
+    app.state.accounts = accounts
     app.state.settings = settings
     return app

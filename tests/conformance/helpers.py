@@ -207,8 +207,10 @@ def assert_not_server_error(response: httpx.Response) -> None:
 
 def start_upload(client: httpx.Client, repo: str, **params: str) -> httpx.Response:
     """``POST /v2/<name>/blobs/uploads/`` with ``Content-Length: 0`` and optional query."""
-    url = with_query(f"/v2/{repo}/blobs/uploads/", **params) if params else (
-        f"/v2/{repo}/blobs/uploads/"
+    url = (
+        with_query(f"/v2/{repo}/blobs/uploads/", **params)
+        if params
+        else (f"/v2/{repo}/blobs/uploads/")
     )
     return client.post(url, content=b"")
 
@@ -242,9 +244,7 @@ def patch_chunk(
     return client.patch(location, content=data, headers=headers)
 
 
-def push_blob(
-    client: httpx.Client, repo: str, data: bytes, algorithm: str = "sha256"
-) -> str:
+def push_blob(client: httpx.Client, repo: str, data: bytes, algorithm: str = "sha256") -> str:
     """Push a blob the most widely supported way (POST then PUT); return its digest."""
     digest = digest_of(data, algorithm)
     params = {"digest-algorithm": algorithm} if algorithm != "sha256" else {}
@@ -515,9 +515,7 @@ def follow_pages(
 MANIFEST_KINDS = ["oci-manifest", "oci-index", "docker-manifest", "docker-manifest-list"]
 
 
-def push_kind(
-    client: httpx.Client, repo: str, kind: str, reference: str | None = None
-) -> Manifest:
+def push_kind(client: httpx.Client, repo: str, kind: str, reference: str | None = None) -> Manifest:
     """Push one manifest of the given kind (an index's children are pushed first)."""
     if kind == "oci-manifest":
         return push_image(client, repo, reference)

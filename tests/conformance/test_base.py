@@ -10,8 +10,7 @@ from .helpers import push_blob, random_bytes, start_upload, unique_repo
 
 
 def test_get_v2_returns_200(client: httpx.Client) -> None:
-    """Spec: "If the response is `200 OK`, then the registry implements this specification."
-    """
+    """Spec: "If the response is `200 OK`, then the registry implements this specification." """
     response = client.get("/v2/")
     assert response.status_code == 200
 

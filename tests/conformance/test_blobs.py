@@ -62,8 +62,7 @@ def test_get_blob_has_docker_content_digest_matching_body(
 def test_head_blob_returns_200_without_body(
     client: httpx.Client, repo: str, blob: tuple[str, bytes]
 ) -> None:
-    """Spec: "A HEAD request to an existing blob or manifest URL MUST return `200 OK`."
-    """
+    """Spec: "A HEAD request to an existing blob or manifest URL MUST return `200 OK`." """
     response = client.head(blob_url(repo, blob[0]))
     assert response.status_code == 200, describe(response)
     assert response.content == b""
@@ -215,9 +214,7 @@ def test_range_on_unknown_blob_returns_404(client: httpx.Client, repo: str) -> N
 # --- DELETE ----------------------------------------------------------------------------------
 
 
-def test_delete_blob_returns_202(
-    client: httpx.Client, repo: str, blob: tuple[str, bytes]
-) -> None:
+def test_delete_blob_returns_202(client: httpx.Client, repo: str, blob: tuple[str, bytes]) -> None:
     """Spec: "To delete a blob ... Upon success, the registry MUST respond with code
     `202 Accepted`."
     """
@@ -238,8 +235,7 @@ def test_deleted_blob_is_not_found(
 
 
 def test_delete_unknown_blob_returns_404(client: httpx.Client, repo: str) -> None:
-    """Spec: "If the blob is not found, a `404 Not Found` code MUST be returned."
-    """
+    """Spec: "If the blob is not found, a `404 Not Found` code MUST be returned." """
     push_blob(client, repo, random_bytes())
     response = client.delete(blob_url(repo, digest_of(random_bytes())))
     assert_error(response, 404, "BLOB_UNKNOWN")

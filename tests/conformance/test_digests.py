@@ -194,9 +194,7 @@ def test_mismatched_digest_on_put_returns_400_digest_invalid(
     assert_error(response, 400, "DIGEST_INVALID")
 
 
-def test_mismatched_digest_on_monolithic_post_returns_400(
-    client: httpx.Client, repo: str
-) -> None:
+def test_mismatched_digest_on_monolithic_post_returns_400(client: httpx.Client, repo: str) -> None:
     """Spec: "Likewise, the `<digest>` MUST match the blob's digest." -- a wrong one is
     `DIGEST_INVALID` ("provided digest did not match uploaded content"), 400.
     """
@@ -244,9 +242,7 @@ def test_mismatched_manifest_digest_returns_400(client: httpx.Client, repo: str)
 # --- invalid and unsupported digests ----------------------------------------------------------
 
 
-def test_invalid_digest_on_put_returns_400_digest_invalid(
-    client: httpx.Client, repo: str
-) -> None:
+def test_invalid_digest_on_put_returns_400_digest_invalid(client: httpx.Client, repo: str) -> None:
     """Spec: "if the client provided digest is invalid or uses an unsupported algorithm, the
     registry SHOULD respond with a response code `400 Bad Request`." (code `DIGEST_INVALID`)
     """

@@ -94,9 +94,7 @@ def test_tags_list_n_returns_the_first_n(
     assert len(page) == 2 or (0 < len(page) < 2 and next_link(response))
 
 
-def test_tags_list_link_header_format(
-    client: httpx.Client, repo: str, tagged: list[str]
-) -> None:
+def test_tags_list_link_header_format(client: httpx.Client, repo: str, tagged: list[str]) -> None:
     """Spec: "If included, the `Link` header MUST be set according to RFC 5988 with the
     Relation Type `rel="next"`." -- issue 2: `</v2/<name>/tags/list?n=<n>&last=<last>>;
     rel="next"`.
@@ -169,8 +167,7 @@ def test_tags_list_last_starts_after_last(
 
 
 def test_tags_list_last_without_n(client: httpx.Client, repo: str, tagged: list[str]) -> None:
-    """Spec: "When using the `last` query parameter, the `n` parameter is OPTIONAL."
-    """
+    """Spec: "When using the `last` query parameter, the `n` parameter is OPTIONAL." """
     pages = follow_pages(client, list_tags(client, repo, last="t2"), "tags")
     assert [tag for page in pages for tag in page] == ["t3", "t4"]
 
@@ -241,9 +238,7 @@ def expected(prefix: str) -> list[str]:
     return [f"{prefix}/{name}" for name in ("a", "b", "b/nested", "c")]
 
 
-def test_catalog_returns_200_with_repositories(
-    client: httpx.Client, catalog_prefix: str
-) -> None:
+def test_catalog_returns_200_with_repositories(client: httpx.Client, catalog_prefix: str) -> None:
     """Docker API "Listing Repositories": `GET /v2/_catalog` answers `200 OK` with
     `{"repositories": [<name>, ...]}`."""
     pages = follow_pages(client, catalog(client), "repositories", limit=1000)
@@ -294,9 +289,7 @@ def test_catalog_links_lead_through_every_repository(
         if link is None or not page or not page[-1].startswith(catalog_prefix):
             break
         response = client.get(link)
-    assert [name for name in names if name.startswith(catalog_prefix)] == expected(
-        catalog_prefix
-    )
+    assert [name for name in names if name.startswith(catalog_prefix)] == expected(catalog_prefix)
 
 
 def test_catalog_n_zero_returns_empty_list_without_link(

@@ -82,8 +82,7 @@ def test_delete_unknown_manifest_returns_404(client: httpx.Client, repo: str) ->
 
 
 def test_delete_manifest_in_unknown_repository_returns_404(client: httpx.Client) -> None:
-    """Spec: "If the repository does not exist, the response MUST return `404 Not Found`."
-    """
+    """Spec: "If the repository does not exist, the response MUST return `404 Not Found`." """
     response = client.delete(f"/v2/{unique_repo('missing')}/manifests/{digest_of(b'x')}")
     assert_error(response, 404, "NAME_UNKNOWN", "MANIFEST_UNKNOWN")
 
@@ -134,8 +133,7 @@ def test_delete_tag_returns_202(client: httpx.Client, repo: str) -> None:
 
 
 def test_deleted_tag_is_not_found(client: httpx.Client, repo: str) -> None:
-    """Spec: "Once deleted, a `GET` to `/v2/<name>/manifests/<tag>` will return a 404."
-    """
+    """Spec: "Once deleted, a `GET` to `/v2/<name>/manifests/<tag>` will return a 404." """
     push_image(client, repo, "v1")
     assert client.delete(f"/v2/{repo}/manifests/v1").status_code == 202
     assert_error(get_manifest(client, repo, "v1"), 404, "MANIFEST_UNKNOWN")

@@ -62,9 +62,7 @@ def assert_refused(response: httpx.Response, *codes: str) -> None:
 
 
 @pytest.mark.parametrize("content_type", [DOCKER_SCHEMA1_SIGNED, DOCKER_SCHEMA1])
-def test_schema1_manifest_is_refused(
-    client: httpx.Client, repo: str, content_type: str
-) -> None:
+def test_schema1_manifest_is_refused(client: httpx.Client, repo: str, content_type: str) -> None:
     """Issue 2: "schema 1 pushes are refused with a clear error".  The spec only lists
     schema1 codes as legacy (`MANIFEST_UNVERIFIED`, `TAG_INVALID`); the refusal is a 400
     `MANIFEST_INVALID` or `UNSUPPORTED` ("the operation is unsupported").

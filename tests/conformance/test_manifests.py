@@ -99,9 +99,7 @@ def test_put_manifest_response_has_pullable_location(client: httpx.Client, repo:
     assert pulled.content == manifest.body
 
 
-def test_put_manifest_by_tag_returns_docker_content_digest(
-    client: httpx.Client, repo: str
-) -> None:
+def test_put_manifest_by_tag_returns_docker_content_digest(client: httpx.Client, repo: str) -> None:
     """Spec: "The Docker-Content-Digest header returns the digest of the uploaded blob" --
     the digest of the exact payload, also when pushed by tag.
     """
@@ -146,8 +144,7 @@ def test_pushing_a_tag_again_moves_it(client: httpx.Client, repo: str) -> None:
 
 
 def test_one_manifest_may_have_many_tags(client: httpx.Client, repo: str) -> None:
-    """Spec: "A manifest digest may have zero, one, or many tags referencing it."
-    """
+    """Spec: "A manifest digest may have zero, one, or many tags referencing it." """
     manifest = push_image(client, repo, "a")
     push_manifest(client, repo, manifest, "b")
     for tag in ("a", "b"):
@@ -191,17 +188,14 @@ def test_put_with_tag_parameters_creates_every_tag(client: httpx.Client, repo: s
 
 
 def test_put_with_ten_tag_parameters(client: httpx.Client, repo: str) -> None:
-    """Spec: "SHOULD support pushing at least 10 tags per request."
-    """
+    """Spec: "SHOULD support pushing at least 10 tags per request." """
     tags = [f"t{i}" for i in range(10)]
     _, response = push_with_tags(client, repo, tags)
     assert sorted(header_list(response, "oci-tag")) == sorted(tags)
     assert sorted(list_tags(client, repo).json()["tags"]) == sorted(tags)
 
 
-def test_put_with_very_many_tag_parameters_is_201_or_414(
-    client: httpx.Client, repo: str
-) -> None:
+def test_put_with_very_many_tag_parameters_is_201_or_414(client: httpx.Client, repo: str) -> None:
     """Spec: a registry "MAY return a `414 Request-URI Too Long` status if too many tags are
     included in the request. Clients MAY see other status codes (`431 Request Header Fields
     Too Large`)" -- 300 tags are either all created or refused as a whole.
@@ -267,12 +261,9 @@ def test_manifest_without_media_type_field_keeps_pushed_content_type(
 
 
 def test_content_type_parameters_on_push_are_ignored(client: httpx.Client, repo: str) -> None:
-    """Spec: "The registry SHOULD ignore parameters on the `Content-Type` header."
-    """
+    """Spec: "The registry SHOULD ignore parameters on the `Content-Type` header." """
     manifest = build_image(client, repo)
-    response = put_manifest(
-        client, repo, "v1", manifest.body, f"{OCI_MANIFEST}; charset=utf-8"
-    )
+    response = put_manifest(client, repo, "v1", manifest.body, f"{OCI_MANIFEST}; charset=utf-8")
     assert response.status_code == 201, describe(response)
     assert get_manifest(client, repo, "v1").headers.get("content-type") == OCI_MANIFEST
 
@@ -327,9 +318,7 @@ def test_get_manifest_returns_200_and_the_manifest(
 
 
 @pytest.mark.parametrize("by", ["tag", "digest"])
-def test_get_manifest_has_docker_content_digest(
-    client: httpx.Client, repo: str, by: str
-) -> None:
+def test_get_manifest_has_docker_content_digest(client: httpx.Client, repo: str, by: str) -> None:
     """Spec: "A successful response MUST contain the digest of the uploaded blob in the header
     `Docker-Content-Digest`." ... "the client MUST verify the value matches the returned
     manifest" -- so it must match.
@@ -352,8 +341,7 @@ def test_get_content_type_is_the_pushed_type(client: httpx.Client, repo: str, ki
 
 
 def test_get_content_type_has_no_parameters(client: httpx.Client, repo: str) -> None:
-    """Spec: "The registry SHOULD NOT include parameters on the `Content-Type` header."
-    """
+    """Spec: "The registry SHOULD NOT include parameters on the `Content-Type` header." """
     push_image(client, repo, "v1")
     response = get_manifest(client, repo, "v1")
     assert ";" not in response.headers.get("content-type", ""), describe(response)

@@ -38,9 +38,7 @@ def mount(client: httpx.Client, repo: str, digest: str, from_repo: str | None) -
     return start_upload(client, repo, **params)
 
 
-def test_mount_returns_201_with_location(
-    client: httpx.Client, source: str, target: str
-) -> None:
+def test_mount_returns_201_with_location(client: httpx.Client, source: str, target: str) -> None:
     """Spec: "The response to a successful mount MUST be `201 Created`, and MUST contain the
     following header: `Location: <blob-location>`".
     """
@@ -77,9 +75,7 @@ def test_mounted_blob_is_pullable_from_the_target(
     assert response.content == data
 
 
-def test_mount_keeps_the_blob_in_the_source(
-    client: httpx.Client, source: str, target: str
-) -> None:
+def test_mount_keeps_the_blob_in_the_source(client: httpx.Client, source: str, target: str) -> None:
     """Mounting shares a blob; it does not move it out of `<other_name>`."""
     data = random_bytes()
     digest = push_blob(client, source, data)
@@ -120,9 +116,7 @@ def test_mount_of_blob_not_in_from_repository_returns_202(
     assert client.head(blob_url(target, digest)).status_code == 404
 
 
-def test_mount_from_nonexistent_repository_returns_202(
-    client: httpx.Client, target: str
-) -> None:
+def test_mount_from_nonexistent_repository_returns_202(client: httpx.Client, target: str) -> None:
     """Spec: "is unable to mount the requested blob, it SHOULD return a `202`" -- a `from`
     repository that does not exist holds nothing to mount.
     """

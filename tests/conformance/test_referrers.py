@@ -163,9 +163,7 @@ def test_referrers_lists_a_manifest_with_that_subject(
     assert entry["size"] == len(referrer.body)
 
 
-def test_referrers_lists_every_referrer(
-    client: httpx.Client, repo: str, subject: Manifest
-) -> None:
+def test_referrers_lists_every_referrer(client: httpx.Client, repo: str, subject: Manifest) -> None:
     """Spec: the referrers list is "a list of manifests with a subject relationship to a
     specified digest" -- all of them.
     """
@@ -199,8 +197,7 @@ def test_referrers_artifact_type_defaults_to_config_media_type(
 def test_referrers_descriptor_has_manifest_annotations(
     client: httpx.Client, repo: str, subject: Manifest
 ) -> None:
-    """Spec: "The descriptors MUST include annotations from the image manifest or index."
-    """
+    """Spec: "The descriptors MUST include annotations from the image manifest or index." """
     annotations = {
         "org.opencontainers.image.created": "2022-01-01T14:42:55Z",
         "org.example.sbom.format": "json",
@@ -429,8 +426,6 @@ def test_referrers_tag_schema_index_is_an_ordinary_tag(
     """
     referrer = push_referrer(client, repo, subject)
     tag = subject.digest.replace(":", "-")
-    fallback = Manifest(
-        encode(make_index([referrer.descriptor(artifactType=SBOM)])), OCI_INDEX
-    )
+    fallback = Manifest(encode(make_index([referrer.descriptor(artifactType=SBOM)])), OCI_INDEX)
     push_manifest(client, repo, fallback, tag)
     entry_for(listed(client, repo, subject.digest), referrer)

@@ -93,8 +93,7 @@ def test_post_then_put_returns_201_with_location(client: httpx.Client, repo: str
 
 
 def test_post_then_put_location_is_a_pullable_blob_url(client: httpx.Client, repo: str) -> None:
-    """Spec: "With `<blob-location>` being a pullable blob URL."
-    """
+    """Spec: "With `<blob-location>` being a pullable blob URL." """
     data = random_bytes()
     response = put_upload(client, upload_location(client, repo), digest_of(data), data)
     pulled = client.get(response.headers["location"])
@@ -155,8 +154,7 @@ def test_monolithic_post_returns_201_with_location(client: httpx.Client, repo: s
 
 
 def test_monolithic_post_location_is_pullable(client: httpx.Client, repo: str) -> None:
-    """Spec: "Here, `<blob-location>` is a pullable blob URL."
-    """
+    """Spec: "Here, `<blob-location>` is a pullable blob URL." """
     data = random_bytes()
     response = client.post(
         with_query(f"/v2/{repo}/blobs/uploads/", digest=digest_of(data)),
@@ -171,9 +169,7 @@ def test_monolithic_post_location_is_pullable(client: httpx.Client, repo: str) -
 # --- chunked ---------------------------------------------------------------------------------
 
 
-def test_patch_chunk_returns_202_with_location_and_range(
-    client: httpx.Client, repo: str
-) -> None:
+def test_patch_chunk_returns_202_with_location_and_range(client: httpx.Client, repo: str) -> None:
     """Spec: "The response for each successful chunk upload MUST be `202 Accepted`, and MUST
     have the following headers: `Location: <blob-push-location>` `Range: 0-<end-of-range>`".
     """
@@ -378,9 +374,7 @@ def test_streamed_patch_with_chunked_transfer_encoding(client: httpx.Client, rep
     assert_blob(client, repo, data)
 
 
-def test_final_chunk_in_put_with_chunked_transfer_encoding(
-    client: httpx.Client, repo: str
-) -> None:
+def test_final_chunk_in_put_with_chunked_transfer_encoding(client: httpx.Client, repo: str) -> None:
     """Spec: "it MAY be uploaded in the closing `PUT` request" -- also as a body of unknown
     length (`Transfer-Encoding: chunked`), which carries no `Content-Length`.
     """
@@ -404,9 +398,7 @@ def test_final_chunk_in_put_with_chunked_transfer_encoding(
 # --- status ----------------------------------------------------------------------------------
 
 
-def test_upload_status_returns_204_with_location_and_range(
-    client: httpx.Client, repo: str
-) -> None:
+def test_upload_status_returns_204_with_location_and_range(client: httpx.Client, repo: str) -> None:
     """Spec: "The response to an active upload `<blob-push-location>` MUST be a
     `204 No Content` response code, and MUST have the following headers:
     `Location: <blob-push-location>` `Range: 0-<end-of-range>`".

@@ -6,11 +6,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from cargobay import __version__
-from cargobay.cli import ldap
+from cargobay.cli import ldap, projects, robots, session, tokens, users
+from cargobay.cli.api_client import CliError
 from cargobay.config import CONFIG_FILE_ENV, Settings
 
 # Flags of `serve`, each the name of a Settings field.
@@ -50,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the new key (32 bytes, base64); default a new random key",
     )
     ldap.add_parser(commands, _database_flags)
+    # The management commands: over the HTTP API (after `cargobay login`).
+    session.add_commands(commands)
+    users.add_commands(commands, _database_flags)
+    projects.add_commands(commands)
+    robots.add_commands(commands)
+    tokens.add_commands(commands)
     return parser
 
 
@@ -58,6 +66,10 @@ def _database_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TOML settings file")
     parser.add_argument("--data-dir", dest="data_dir", metavar="DIR")
     parser.add_argument("--database-url", dest="database_url", metavar="URL")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return _settings(args)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -77,6 +89,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if hasattr(args, "run"):
+        try:
+            args.run(args)
+        except CliError as exc:
+            sys.exit(f"cargobay: {exc}")
+        except KeyboardInterrupt:
+            sys.exit(130)
+        return
     if args.command == "serve":
         from cargobay.cli.serve import serve
 
@@ -85,8 +105,10 @@ def main(argv: list[str] | None = None) -> None:
         from cargobay.metadata.db import create_db_engine, migrate
 
         settings = _settings(args)
-        migrate(create_db_engine(settings), settings.data_dir)
+        engine = create_db_engine(settings)
+        migrate(engine, settings.data_dir)
         print("metadata schema is up to date", file=sys.stderr)
+        _say_how_to_make_an_admin(engine, settings)
     elif args.command == "secrets":
         from cargobay.cli.secrets import rotate
 
@@ -97,3 +119,15 @@ def main(argv: list[str] | None = None) -> None:
         from cargobay.docs_reference import settings_reference
 
         print(settings_reference(), end="")
+
+
+def _say_how_to_make_an_admin(engine: Any, settings: Settings) -> None:
+    from cargobay.app import NO_ADMIN_YET
+    from cargobay.metadata.access_store import AccessStore
+    from cargobay.metadata.db import write_gate
+
+    if (
+        settings.admin_password is None
+        and not AccessStore(engine, write_gate(engine)).admin_exists()
+    ):
+        print(f"cargobay: {NO_ADMIN_YET}", file=sys.stderr)

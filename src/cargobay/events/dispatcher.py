@@ -22,17 +22,38 @@ class EventType(StrEnum):
     TAG_CREATED = "tag.created"
     TAG_MOVED = "tag.moved"
     TAG_DELETED = "tag.deleted"
+    REPOSITORY_DELETED = "repository.deleted"
+    # Accounts and projects (the management API); `subject` names what changed.
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_DELETED = "user.deleted"
+    PROJECT_CREATED = "project.created"
+    PROJECT_UPDATED = "project.updated"
+    PROJECT_DELETED = "project.deleted"
+    MEMBER_ADDED = "member.added"
+    MEMBER_UPDATED = "member.updated"
+    MEMBER_REMOVED = "member.removed"
+    ROBOT_CREATED = "robot.created"
+    ROBOT_UPDATED = "robot.updated"
+    ROBOT_REVOKED = "robot.revoked"
+    ROBOT_DELETED = "robot.deleted"
+    TOKEN_CREATED = "token.created"
+    TOKEN_REVOKED = "token.revoked"
+    TOKEN_DELETED = "token.deleted"
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
     type: EventType
-    repository: str
+    repository: str = ""  # "" for events that concern no repository (accounts, projects)
     digest: str | None = None
     tag: str | None = None
     previous_digest: str | None = None  # tag.moved: where the tag pointed before
     media_type: str | None = None
     size: int | None = None
+    actor: str | None = None  # who made the change (`alice`, `robot:team+ci`), if known
+    project: str | None = None
+    subject: str | None = None  # the user, member, robot or token the event is about
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

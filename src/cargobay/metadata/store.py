@@ -11,9 +11,10 @@ import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cargobay.metadata.db import WRITE, write_gate
@@ -97,6 +98,62 @@ class Referrer:
     size: int
     artifact_type: str | None
     annotations: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RepositorySummary:
+    """A repository as the management API lists it."""
+
+    name: str
+    tag_count: int
+    artifact_count: int
+    created_at: datetime
+    last_pushed_at: datetime | None  # the newest manifest push or tag move
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """A manifest of a repository as the management API lists it."""
+
+    id: int
+    digest: str
+    media_type: str
+    artifact_type: str | None
+    size: int
+    pushed_at: datetime
+    tags: tuple[str, ...]
+
+
+# The management API's repository listing: counts and last push, one correlated subquery each
+# (answered from the (repository_id, ...) indexes), so a page costs the same in any registry.
+_SUMMARY = select(
+    Repository.name,
+    select(func.count())
+    .where(Tag.repository_id == Repository.id)
+    .scalar_subquery()
+    .label("tag_count"),
+    select(func.count())
+    .where(Manifest.repository_id == Repository.id)
+    .scalar_subquery()
+    .label("artifact_count"),
+    Repository.created_at,
+    select(func.max(Manifest.created_at))
+    .where(Manifest.repository_id == Repository.id)
+    .scalar_subquery()
+    .label("last_manifest"),
+    select(func.max(Tag.updated_at))
+    .where(Tag.repository_id == Repository.id)
+    .scalar_subquery()
+    .label("last_tag"),
+)
+_ARTIFACTS = select(
+    Manifest.id,
+    Manifest.digest,
+    Manifest.media_type,
+    Manifest.artifact_type,
+    Manifest.size,
+    Manifest.created_at,
+)
 
 
 class MetadataStore:
@@ -457,6 +514,117 @@ class MetadataStore:
             )
             for row in rows
         ]
+
+    # -- the management API ----------------------------------------------------------------
+
+    def project_repositories(
+        self,
+        project: str,
+        unnamespaced: bool,
+        limit: int,
+        after: str | None,
+        q: str | None,
+    ) -> list[RepositorySummary]:
+        """The repositories of a project (`project/...`, and names without a slash if
+        `unnamespaced`) in byte order after `after`, whose name contains `q`."""
+        in_project = Repository.name.startswith(f"{project}/", autoescape=True)
+        if unnamespaced:
+            in_project = or_(in_project, ~Repository.name.contains("/"))
+        query = _SUMMARY.where(in_project).order_by(Repository.name).limit(limit)
+        if after is not None:
+            query = query.where(Repository.name > after)
+        if q:
+            query = query.where(Repository.name.contains(q, autoescape=True))
+        with self.engine.connect() as connection:
+            return [_summary(row) for row in connection.execute(query)]
+
+    def repository_summary(self, name: str) -> RepositorySummary | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(_SUMMARY.where(Repository.name == name)).first()
+        return _summary(row) if row else None
+
+    def artifacts(
+        self, name: str, limit: int, after: int | None, tagged: str | None = None
+    ) -> list[Artifact] | None:
+        """A repository's manifests, newest first (by id, below `after`); only those with a
+        tag containing `tagged` if given. None if the repository does not exist."""
+        with self.engine.connect() as connection:
+            repository_id = self._repository_id(connection, name)
+            if repository_id is None:
+                return None
+            query = (
+                _ARTIFACTS.where(Manifest.repository_id == repository_id)
+                .order_by(Manifest.id.desc())
+                .limit(limit)
+            )
+            if after is not None:
+                query = query.where(Manifest.id < after)
+            if tagged:
+                query = query.where(
+                    Manifest.id.in_(
+                        select(Tag.manifest_id).where(
+                            Tag.repository_id == repository_id,
+                            Tag.name.contains(tagged, autoescape=True),
+                        )
+                    )
+                )
+            rows = connection.execute(query).all()
+            return self._with_tags(connection, rows)
+
+    def artifact(self, name: str, digest: str) -> Artifact | None:
+        query = _ARTIFACTS.join(Repository, Repository.id == Manifest.repository_id).where(
+            Repository.name == name, Manifest.digest == digest
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+            found = self._with_tags(connection, rows)
+        return found[0] if found else None
+
+    @staticmethod
+    def _with_tags(connection: Connection, rows: Sequence[Any]) -> list[Artifact]:
+        tags: dict[int, list[str]] = {}
+        if rows:
+            query = (
+                select(Tag.manifest_id, Tag.name)
+                .where(Tag.manifest_id.in_([row.id for row in rows]))
+                .order_by(Tag.name)
+            )
+            for manifest_id, tag in connection.execute(query):
+                tags.setdefault(manifest_id, []).append(tag)
+        return [
+            Artifact(
+                row.id,
+                row.digest,
+                row.media_type,
+                row.artifact_type,
+                row.size,
+                _aware(row.created_at),
+                tuple(tags.get(row.id, ())),
+            )
+            for row in rows
+        ]
+
+    def delete_repository(self, name: str) -> bool:
+        """Delete a repository with its manifests, tags, blob links and uploads (by cascade)."""
+        with self._write() as connection:
+            result = connection.execute(delete(Repository).where(Repository.name == name))
+            return result.rowcount > 0
+
+
+def _summary(row: Any) -> RepositorySummary:
+    pushes = [_aware(moment) for moment in (row.last_manifest, row.last_tag) if moment]
+    return RepositorySummary(
+        row.name,
+        row.tag_count,
+        row.artifact_count,
+        _aware(row.created_at),
+        max(pushes) if pushes else None,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes for what was stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _references(manifest: oci_manifest.Manifest) -> list[tuple[str, str]]:

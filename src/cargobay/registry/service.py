@@ -325,6 +325,15 @@ class RegistryService:
         self._emit(EventType.TAG_DELETED, name, digest=digest, tag=reference)
         return digest
 
+    async def delete_repository(self, name: str, actor: str | None = None) -> None:
+        """Delete a repository with its manifests and tags (the management API)."""
+        if not await self.db.write(self.metadata.delete_repository, name):
+            raise RegistryError(
+                "NAME_UNKNOWN", "repository name not known to registry", {"name": name}
+            )
+        self.cache.invalidate()
+        self._emit(EventType.REPOSITORY_DELETED, name, actor=actor)
+
     # -- listings --------------------------------------------------------------------------
 
     async def list_tags(self, name: str, limit: int | None, last: str | None) -> list[str]:

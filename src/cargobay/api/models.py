@@ -1,0 +1,189 @@
+"""The API's request and response bodies. Responses never carry a password hash or a
+secret's hash; a robot's or token's secret appears once, in the answer that created it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cargobay.auth.policy import Action, Role
+
+Name = Annotated[str, Field(min_length=1, max_length=64, examples=["team-a"])]
+Description = Annotated[str, Field(max_length=1024)]
+
+
+class Body(BaseModel):
+    # A field the API does not know is a mistake worth reporting (a typo of `public`...).
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- users ---------------------------------------------------------------------------------
+
+
+class User(BaseModel):
+    name: str
+    email: str | None
+    source: str
+    is_admin: bool
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class UserCreate(Body):
+    name: Name
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    email: Annotated[str, Field(max_length=255)] | None = None
+    is_admin: bool = False
+
+
+class UserUpdate(Body):
+    email: Annotated[str, Field(max_length=255)] | None = None
+    is_admin: bool | None = None
+    disabled: bool | None = None
+    password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+
+
+class PasswordChange(Body):
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    # Required when users change their own password: a stolen session alone cannot.
+    current_password: Annotated[str, Field(max_length=1024)] | None = None
+
+
+# -- projects ------------------------------------------------------------------------------
+
+
+class Project(BaseModel):
+    name: str
+    public: bool
+    description: str | None
+    created_by: str | None
+    created_at: datetime
+
+
+class ProjectCreate(Body):
+    name: Name
+    public: bool = False
+    description: Description | None = None
+
+
+class ProjectUpdate(Body):
+    public: bool | None = None
+    description: Description | None = None
+
+
+# -- members -------------------------------------------------------------------------------
+
+MemberKind = Literal["user", "group"]
+
+
+class Member(BaseModel):
+    kind: MemberKind
+    name: str
+    role: Role
+    created_at: datetime
+
+
+class MemberAdd(Body):
+    kind: MemberKind = "user"
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    role: Role
+
+
+class MemberUpdate(Body):
+    role: Role
+
+
+# -- robots and tokens ---------------------------------------------------------------------
+
+
+class Permission(BaseModel):
+    project: Annotated[str, Field(min_length=1, max_length=64, description='or "*"')]
+    actions: Annotated[list[Action], Field(min_length=1)]
+
+
+class Robot(BaseModel):
+    name: str
+    project: str | None
+    description: str | None
+    permissions: list[Permission]
+    expires_at: datetime | None
+    revoked: bool
+    created_by: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class RobotWithSecret(Robot):
+    secret: str = Field(description="Shown once: only its hash is kept.")
+
+
+class RobotCreate(Body):
+    name: Name
+    description: Description | None = None
+    expires_at: datetime | None = None
+    # Default for project robots: pull, list and push in the project.
+    permissions: Annotated[list[Permission], Field(min_length=1)] | None = None
+
+
+class RobotUpdate(Body):
+    description: Description | None = None
+    expires_at: datetime | None = None
+    permissions: Annotated[list[Permission], Field(min_length=1)] | None = None
+
+
+class Token(BaseModel):
+    name: str
+    permissions: list[Permission]
+    expires_at: datetime | None
+    revoked: bool
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class TokenWithSecret(Token):
+    secret: str = Field(description="Shown once: only its hash is kept.")
+
+
+class TokenCreate(Body):
+    name: Name
+    permissions: Annotated[list[Permission], Field(min_length=1)]
+    expires_at: datetime | None = None
+
+
+# -- repositories --------------------------------------------------------------------------
+
+
+class Repository(BaseModel):
+    name: str
+    tag_count: int
+    artifact_count: int
+    created_at: datetime
+    last_pushed_at: datetime | None
+
+
+class Artifact(BaseModel):
+    digest: str
+    media_type: str
+    artifact_type: str | None
+    size: int
+    tags: list[str]
+    pushed_at: datetime
+
+
+class WhoAmI(BaseModel):
+    name: str
+    kind: str
+    is_admin: bool
+    roles: dict[str, Role]
+    token: bool  # authenticated with a personal access token
+    permissions: list[Permission] | None  # a robot's or token's grants
+
+
+class SystemInfo(BaseModel):
+    version: str
+    database: str
+    storage: str
+    self_service_projects: bool
