@@ -31,6 +31,9 @@ CLIENT_PACKAGES = {
     "docker-registry": "docker-registry",
 }
 
+#: "distribution" runs the client tests against Distribution instead of Cargobay.
+TARGET_ENV = "CARGOBAY_CLIENT_TARGET"
+
 # Client commands must never hang a test run; the slowest (a buildah build) takes seconds.
 COMMAND_TIMEOUT = 300
 
