@@ -115,6 +115,10 @@ class Accounts:
             )
         return secret
 
+    def projects(self) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(connection.scalars(select(Project.name).order_by(Project.name)))
+
     def revoke_robot(self, name: str) -> None:
         with self._write() as connection:
             connection.execute(update(Robot).where(Robot.name == name).values(revoked=True))

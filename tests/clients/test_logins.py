@@ -488,6 +488,21 @@ def test_a_pull_only_token_cannot_push_although_its_user_is_a_developer(
     assert stored_tags(registry, "team-a/app") == ["v1"]
 
 
+def test_a_pull_only_token_of_an_administrator_cannot_create_a_project_by_pushing(
+    accounts: Accounts, logged_out: Clients, registry: LiveRegistry, oci_image_layout: Path
+) -> None:
+    # An administrator's push to a missing project creates it (auto-creation is on); a token
+    # narrowed to pull must neither push nor leave that project behind.
+    accounts.user("root", PASSWORD, admin=True)
+    token = accounts.token("root", [grant("*", "pull")])
+    login(logged_out, "skopeo", registry, "root", token)
+
+    refused = skopeo_push(logged_out, oci_image_layout, f"{registry.host}/new/app:v1", check=False)
+
+    assert_refused(refused, *DENIED)
+    assert "new" not in accounts.projects()
+
+
 def test_an_expired_token_is_refused(
     team: Accounts, logged_out: Clients, registry: LiveRegistry
 ) -> None:

@@ -38,6 +38,7 @@ from cargobay.auth.principal import (
     Kind,
     Principal,
     Project,
+    grants_for,
     project_of,
 )
 from cargobay.auth.throttle import LoginThrottle
@@ -310,7 +311,7 @@ class AccessService:
         name = project_of(repository)
         project = await self.project(name)
         if project is None and action is Action.PUSH:
-            project, principal = await self._auto_create(principal, name)
+            project, principal = await self._auto_create(principal, name, repository, claims)
         if action not in principal.allowed(project):
             if not principal.authenticated:
                 raise AuthError(
@@ -331,9 +332,13 @@ class AccessService:
         return principal.is_admin or self.rules.self_service
 
     async def _auto_create(
-        self, principal: Principal, name: str
+        self, principal: Principal, name: str, repository: str, claims: Claims | None
     ) -> tuple[Project | None, Principal]:
-        """Create a missing project on push where the rules allow it; the pusher is its admin."""
+        """Create a missing project on push where the rules allow it; the pusher is its admin.
+
+        Only for a push the credential itself allows: a personal token narrowed to pull, or a
+        bearer token without push, must not leave a project behind when its push is refused.
+        """
         if not (self.rules.auto_create and self._may_create_projects(principal)):
             if principal.is_admin:
                 raise AuthError(
@@ -342,6 +347,10 @@ class AccessService:
                     f"(cargobay project create {name})",
                 )
             return None, principal
+        if not _creator_may_push(principal, name) or (
+            claims is not None and not _token_grants(claims, repository, Action.PUSH)
+        ):
+            return None, principal  # refused below, with nothing created
         try:
             await self.db.write(
                 self.store.create_project,
@@ -419,7 +428,12 @@ class AccessService:
         name = project_of(repository)
         project = await self.project(name)
         allowed = scope_actions_allowed(principal.allowed(project))
-        if project is None and self.rules.auto_create and self._may_create_projects(principal):
+        if (
+            project is None
+            and self.rules.auto_create
+            and self._may_create_projects(principal)
+            and _creator_may_push(principal, name)
+        ):
             allowed |= {"pull", "push"}
         return allowed
 
@@ -478,6 +492,12 @@ def _bad_credentials() -> AuthError:
 def _robot_name(username: str) -> str:
     # Harbor's clients log robots in as "robot$name"; accept that spelling too.
     return username.removeprefix("robot$").removeprefix("robot:")
+
+
+def _creator_may_push(principal: Principal, project: str) -> bool:
+    """Whether `principal` could push into `project` once it created it (as its admin):
+    unless a robot's or a personal token's grants leave push out."""
+    return principal.grants is None or Action.PUSH in grants_for(principal.grants, project)
 
 
 def _expired(expires_at: datetime | None) -> bool:
