@@ -22,6 +22,7 @@ from cargobay.config import Settings
 from cargobay.events import Dispatcher, Event
 from cargobay.metadata.db import migrate
 from cargobay.metadata.models import Base
+from ldapserver import Slapd
 from liveserver import ADMIN, LiveRegistry
 
 POSTGRES_ADMIN = os.environ.get(
@@ -112,3 +113,19 @@ def live_registry(tmp_path: Path, database_url: str | None) -> Iterator[LiveRegi
         yield registry
     finally:
         registry.kill()
+
+
+@pytest.fixture(scope="session")
+def slapd() -> Iterator[Slapd]:
+    """One OpenLDAP server per test process (each xdist worker has its own)."""
+    server = Slapd()
+    try:
+        server.start()
+    except RuntimeError as exc:
+        server.stop()
+        # Fail, not skip: a machine without slapd must not pass the LDAP tests.
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,4 +1,5 @@
-"""Fixtures of the auth tests: the secret store on each database, and a real OpenLDAP."""
+"""Fixtures of the auth tests: the secret store on each database (`slapd`, a real
+OpenLDAP, is in tests/conftest.py: the client tests log in through it too)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from cargobay.metadata.db import create_db_engine, migrate
 from cargobay.metadata.secret_store import SecretStore
 
 from .apps import make_settings, running
-from .slapd import Slapd
 
 
 @pytest.fixture(autouse=True)
@@ -30,22 +30,6 @@ def secret_store(settings: Settings) -> Iterator[SecretStore]:
         yield SecretStore(engine)
     finally:
         engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def slapd() -> Iterator[Slapd]:
-    """One OpenLDAP server per test process (each xdist worker has its own)."""
-    server = Slapd()
-    try:
-        server.start()
-    except RuntimeError as exc:
-        server.stop()
-        # Fail, not skip: a machine without slapd must not pass the LDAP tests.
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""LDAP logins against a real OpenLDAP (tests/auth/slapd.py), and the stored configuration."""
+"""LDAP logins against a real OpenLDAP (tests/ldapserver.py), and the stored configuration."""
 
 from __future__ import annotations
 
@@ -20,9 +20,7 @@ from cargobay.auth.ldap import (
 )
 from cargobay.auth.secrets import SecretBox, generate_key
 from cargobay.metadata.secret_store import SecretStore
-from liveserver import free_port
-
-from .slapd import (
+from ldapserver import (
     GROUPS,
     PASSWORDS,
     PEOPLE,
@@ -31,6 +29,7 @@ from .slapd import (
     SERVICE_PASSWORD,
     Slapd,
 )
+from liveserver import free_port
 
 
 def config_for(slapd: Slapd, **changes: object) -> LdapConfig:

@@ -1,14 +1,12 @@
 """LDAP users log in to the registry, and their LDAP groups give them project roles.
 
-Against a real slapd (tests/auth/slapd.py); the configuration is stored the way an operator
+Against a real slapd (tests/ldapserver.py); the configuration is stored the way an operator
 stores it, with `cargobay ldap set`, encrypted in the metadata database.
 """
 
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -19,19 +17,8 @@ from cargobay.app import create_app
 from cargobay.config import Settings
 from cargobay.metadata.models import Group, GroupMember, ProjectMember, User
 from conformance.helpers import push_blob
+from ldapserver import PASSWORDS, Slapd, ldap_set
 from liveserver import ADMIN, free_port
-
-from .slapd import GROUPS, PASSWORDS, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, Slapd
-
-
-def ldap_set(settings: Settings, url: str) -> None:
-    """Store the LDAP configuration with the CLI, as an operator would."""
-    command = [sys.executable, "-m", "cargobay", "ldap", "set", "--data-dir"]
-    command += [str(settings.data_dir), "--url", url, "--bind-dn", SERVICE_DN]
-    command += ["--bind-password-stdin", "--user-base-dn", PEOPLE, "--group-base-dn", GROUPS]
-    if settings.database_url:
-        command += ["--database-url", settings.database_url]
-    subprocess.run(command, input=f"{SERVICE_PASSWORD}\n".encode(), check=True)
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -40,7 +27,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 @pytest.fixture
 def ldap_app(settings: Settings, slapd: Slapd) -> Iterator[TestClient]:
-    ldap_set(settings, slapd.url)
+    ldap_set(settings.data_dir, settings.database_url, slapd.url)
     with TestClient(create_app(settings)) as client:
         client.app.state.access.store.create_project("team-a")  # type: ignore[attr-defined]
         yield client
@@ -101,7 +88,9 @@ def test_wrong_ldap_password_is_refused(ldap_app: TestClient) -> None:
 
 
 def test_local_admin_logs_in_while_the_directory_is_down(settings: Settings, slapd: Slapd) -> None:
-    ldap_set(settings, f"ldap://127.0.0.1:{free_port()}")  # nothing listens there
+    ldap_set(
+        settings.data_dir, settings.database_url, f"ldap://127.0.0.1:{free_port()}"
+    )  # nothing listens there
     with TestClient(create_app(settings)) as client:
         assert client.get("/auth/token", headers=basic(*ADMIN)).status_code == 200
         refused = client.get("/auth/token", headers=basic("alice", PASSWORDS["alice"]))

@@ -31,6 +31,9 @@ CLIENT_PACKAGES = {
     "docker-registry": "docker-registry",
 }
 
+#: "distribution" runs the client tests against Distribution instead of Cargobay.
+TARGET_ENV = "CARGOBAY_CLIENT_TARGET"
+
 # Client commands must never hang a test run; the slowest (a buildah build) takes seconds.
 COMMAND_TIMEOUT = 300
 
@@ -66,8 +69,15 @@ def run(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    input: bytes | None = None,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run a client command and fail the test with its full output if it fails."""
+    """Run a client command and fail the test with its full output if it fails.
+
+    ``input`` goes to its standard input (a password for ``--password-stdin``); without it
+    the command reads an empty one. ``check=False`` returns a failed command's result, for
+    tests of what a refusal looks like.
+    """
     command = [os.fspath(a) for a in argv]
     proc = subprocess.run(
         command,
@@ -77,10 +87,11 @@ def run(
         # translate line endings.
         capture_output=True,
         timeout=COMMAND_TIMEOUT,
-        stdin=subprocess.DEVNULL,
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
         check=False,
     )
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         pytest.fail(
             f"command failed with exit code {proc.returncode}: {' '.join(command)}\n"
             f"--- stdout ---\n{proc.stdout.decode(errors='replace')}\n"
@@ -277,11 +288,15 @@ class Clients:
         )
         return env
 
-    def skopeo(self, *args: str | os.PathLike[str]) -> subprocess.CompletedProcess[bytes]:
+    def skopeo(
+        self, *args: str | os.PathLike[str], input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
         binary = require_binary("skopeo")
         return run(
             [binary, "--policy", self.policy, "--registries-conf", self.registries_conf, *args],
             env=self.env,
+            input=input,
+            check=check,
         )
 
     def raw_manifest(self, reference: str) -> bytes:
@@ -295,7 +310,9 @@ class Clients:
             "--storage-driver", "vfs",
         ]  # fmt: skip
 
-    def podman(self, *args: str | os.PathLike[str]) -> subprocess.CompletedProcess[bytes]:
+    def podman(
+        self, *args: str | os.PathLike[str], input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
         binary = require_binary("podman")
         flags = [
             *self.storage_flags(),
@@ -303,8 +320,10 @@ class Clients:
             "--events-backend", "none",
             "--tmpdir", str(self.root / "libpod-tmp"),
         ]  # fmt: skip
-        return run([binary, *flags, *args], env=self.env)
+        return run([binary, *flags, *args], env=self.env, input=input, check=check)
 
-    def buildah(self, *args: str | os.PathLike[str]) -> subprocess.CompletedProcess[bytes]:
+    def buildah(
+        self, *args: str | os.PathLike[str], input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
         binary = require_binary("buildah")
-        return run([binary, *self.storage_flags(), *args], env=self.env)
+        return run([binary, *self.storage_flags(), *args], env=self.env, input=input, check=check)

@@ -22,9 +22,7 @@ from pathlib import Path
 import pytest
 
 from . import clientimages as ci
-from .clienttools import Clients, DistributionRegistry, RegistryUnderTest
-
-TARGET_ENV = "CARGOBAY_CLIENT_TARGET"
+from .clienttools import TARGET_ENV, Clients, DistributionRegistry, RegistryUnderTest
 
 
 @pytest.fixture(scope="session")

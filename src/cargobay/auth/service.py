@@ -313,7 +313,7 @@ class AccessService:
         name = project_of(repository)
         project = await self.project(name)
         if project is None and action is Action.PUSH:
-            project, principal = await self._auto_create(principal, name)
+            project, principal = await self._auto_create(principal, name, repository, claims)
         if action not in principal.allowed(project):
             if not principal.authenticated:
                 raise AuthError(
@@ -336,9 +336,13 @@ class AccessService:
         return principal.is_admin or self.rules.self_service
 
     async def _auto_create(
-        self, principal: Principal, name: str
+        self, principal: Principal, name: str, repository: str, claims: Claims | None
     ) -> tuple[Project | None, Principal]:
-        """Create a missing project on push where the rules allow it; the pusher is its admin."""
+        """Create a missing project on push where the rules allow it; the pusher is its admin.
+
+        Only for a push the credential itself allows: a personal token narrowed to pull, or a
+        bearer token without push, must not leave a project behind when its push is refused.
+        """
         may_create = self._may_create_projects(principal, name)
         if not (self.rules.auto_create and may_create):
             if principal.is_admin and may_create:
@@ -348,6 +352,8 @@ class AccessService:
                     f"(cargobay project create {name})",
                 )
             return None, principal
+        if claims is not None and not _token_grants(claims, repository, Action.PUSH):
+            return None, principal  # refused below, with nothing created
         try:
             await self.db.write(
                 self.store.create_project,

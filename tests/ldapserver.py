@@ -2,6 +2,8 @@
 
 It has its own slapd.conf, mdb database and pid file in a temporary directory, seeded
 offline with `slapadd` before it starts, so it never touches a system slapd or /etc/ldap.
+Here rather than in tests/auth so that the client tests (tests/clients) can log in as its
+users too; the `slapd` fixture is in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -157,3 +160,13 @@ class Slapd:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def ldap_set(data_dir: Path, database_url: str | None, url: str) -> None:
+    """Point a registry at the directory with the CLI, as an operator would."""
+    command = [sys.executable, "-m", "cargobay", "ldap", "set", "--data-dir", str(data_dir)]
+    command += ["--url", url, "--bind-dn", SERVICE_DN, "--bind-password-stdin"]
+    command += ["--user-base-dn", PEOPLE, "--group-base-dn", GROUPS]
+    if database_url:
+        command += ["--database-url", database_url]
+    subprocess.run(command, input=f"{SERVICE_PASSWORD}\n".encode(), check=True)
