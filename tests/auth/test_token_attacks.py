@@ -617,11 +617,6 @@ def test_an_administrators_token_that_grants_push_everywhere_creates_a_project_o
 # -- project robots ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: the auth layer trusts a project robot's stored grants; only the "
-    "management API (not yet merged) is meant to keep them to the robot's own project",
-)
 def test_a_project_robot_acts_only_in_its_own_project(registry: Registry) -> None:
     # Defence in depth: a project robot whose stored grants name every project (written
     # by a buggy or older API) must still be confined to the project that owns it.

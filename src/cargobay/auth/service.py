@@ -243,7 +243,15 @@ class AccessService:
 
     @staticmethod
     def _robot_principal(robot: CredentialRecord) -> Principal:
-        return Principal(Kind.ROBOT, robot.name, robot.id, grants=_grants(robot.permissions))
+        grants = _grants(robot.permissions)
+        if robot.project_id is not None:
+            # A project robot acts in its own project only, whatever its stored grants name:
+            # the API refuses others, and this holds for rows written any other way too.
+            own = robot.project or ""
+            grants = tuple(
+                Grant(own, grant.actions) for grant in grants if grant.project in (own, ANY_PROJECT)
+            )
+        return Principal(Kind.ROBOT, robot.name, robot.id, grants=grants)
 
     async def bearer(self, token: str) -> tuple[Principal, Claims]:
         """The principal a token of ours was issued to, as that principal stands now."""

@@ -64,6 +64,7 @@ class CredentialRecord:
     revoked: bool
     user_id: int | None  # personal tokens: the owner
     project_id: int | None  # project robots: their project
+    project: str | None = None  # and its name
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,14 +459,19 @@ class AccessStore:
     # -- robots and personal tokens --------------------------------------------------------
 
     def robot_by_secret(self, secret_hash: str) -> CredentialRecord | None:
-        query = select(
-            Robot.id,
-            Robot.name,
-            Robot.permissions,
-            Robot.expires_at,
-            Robot.revoked,
-            Robot.project_id,
-        ).where(Robot.secret_hash == secret_hash)
+        query = (
+            select(
+                Robot.id,
+                Robot.name,
+                Robot.permissions,
+                Robot.expires_at,
+                Robot.revoked,
+                Robot.project_id,
+                Project.name.label("project"),
+            )
+            .outerjoin(Project, Project.id == Robot.project_id)
+            .where(Robot.secret_hash == secret_hash)
+        )
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
         if row is None:
@@ -478,6 +484,7 @@ class AccessStore:
             row.revoked,
             None,
             row.project_id,
+            row.project,
         )
 
     def token_by_secret(self, secret_hash: str) -> CredentialRecord | None:
