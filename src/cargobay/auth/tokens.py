@@ -98,6 +98,7 @@ class TokenKeys:
         paths = sorted(directory.glob("*.pem"))
         if not paths:
             raise TokenInvalid(f"no token signing key in {directory}")
+        self._paths: list[tuple[Path, str]] = []
         self._public: dict[str, ec.EllipticCurvePublicKey] = {}
         private: ec.EllipticCurvePrivateKey | None = None
         for path in paths:
@@ -105,10 +106,15 @@ class TokenKeys:
             if not isinstance(key, ec.EllipticCurvePrivateKey):
                 raise TokenInvalid(f"{path} is not an EC private key")
             self._public[key_id(key.public_key())] = key.public_key()
+            self._paths.append((path, key_id(key.public_key())))
             private = key
         assert private is not None
         self._private = private
         self.signing_kid = key_id(private.public_key())
+
+    def files(self) -> list[tuple[Path, str]]:
+        """(file, kid) of every key, oldest first: the last one signs."""
+        return list(self._paths)
 
     def sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._private, ALGORITHM, headers={"kid": self.signing_kid})

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the new key (32 bytes, base64); default a new random key",
     )
+    keys = commands.add_parser("keys", help="the keys that sign registry tokens")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    _database_flags(keys_commands.add_parser("list", help="list the keys (the last one signs)"))
+    _database_flags(
+        keys_commands.add_parser("rotate", help="add a new signing key; the old ones still verify")
+    )
     ldap.add_parser(commands, _database_flags)
     # The management commands: over the HTTP API (after `cargobay login`).
     session.add_commands(commands)
@@ -113,12 +119,35 @@ def main(argv: list[str] | None = None) -> None:
         from cargobay.cli.secrets import rotate
 
         rotate(_settings(args), args.new_key_file)
+    elif args.command == "keys":
+        _keys(_settings(args), args.keys_command)
     elif args.command == "ldap":
         ldap.run(_settings(args), args)
     elif args.command == "config-reference":
         from cargobay.docs_reference import settings_reference
 
         print(settings_reference(), end="")
+
+
+def _keys(settings: Settings, command: str) -> None:
+    from cargobay.auth.tokens import TokenKeys, ensure_key, generate_key
+
+    directory = settings.effective_token_keys_dir
+    if command == "rotate":
+        ensure_key(directory)
+        path = generate_key(directory)
+        print(
+            f"cargobay: new signing key {path}; restart every node to sign with it (tokens "
+            "signed by the older keys stay valid until they expire; remove an old key file "
+            "once the longest token lifetime has passed)",
+            file=sys.stderr,
+        )
+    keys = TokenKeys(directory) if any(directory.glob("*.pem")) else None
+    if keys is None:
+        sys.exit(f"cargobay: no signing key in {directory} yet (one is made on first start)")
+    for path, kid in keys.files():
+        marker = "signs" if kid == keys.signing_kid else "verifies"
+        print(f"{kid}  {marker:8}  {path}")
 
 
 def _say_how_to_make_an_admin(engine: Any, settings: Settings) -> None:
