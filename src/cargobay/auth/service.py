@@ -502,11 +502,7 @@ def _robot_name(username: str) -> str:
 
 
 def _expired(expires_at: datetime | None) -> bool:
-    if expires_at is None:
-        return False
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
-    return expires_at <= datetime.now(UTC)
+    return expires_at is not None and expires_at <= datetime.now(UTC)
 
 
 def _grants(permissions: list[dict[str, object]]) -> tuple[Grant, ...]:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from cargobay.auth.errors import AuthError
@@ -57,7 +57,7 @@ class LoginThrottle:
             if locked_until is None:
                 snapshot = self.cache.snapshot()
                 _, until = await self.db.read(self.store.login_failure, key)
-                locked_until = _aware(until).timestamp() if until is not None else 0.0
+                locked_until = until.timestamp() if until is not None else 0.0
                 self.cache.put(("lock", key, ""), locked_until, snapshot)
             if locked_until > now:
                 retry = int(locked_until - now) + 1
@@ -104,7 +104,3 @@ class LoginThrottle:
 
 def _keys(username: str, address: str | None) -> list[str]:
     return [f"user:{username}"] + ([f"ip:{address}"] if address else [])
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ import contextlib
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, delete, insert, or_, select, update
@@ -28,6 +28,8 @@ from cargobay.metadata.models import (
     Repository,
     Robot,
     User,
+    as_utc,
+    as_utc_or_none,
     utcnow,
 )
 
@@ -480,7 +482,7 @@ class AccessStore:
             row.id,
             row.name,
             json.loads(row.permissions),
-            row.expires_at,
+            as_utc_or_none(row.expires_at),
             row.revoked,
             None,
             row.project_id,
@@ -504,7 +506,7 @@ class AccessStore:
             row.id,
             row.name,
             json.loads(row.permissions),
-            row.expires_at,
+            as_utc_or_none(row.expires_at),
             row.revoked,
             row.user_id,
             None,
@@ -698,7 +700,7 @@ class AccessStore:
         )
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
-        return (row.failures, row.locked_until) if row else (0, None)
+        return (row.failures, as_utc_or_none(row.locked_until)) if row else (0, None)
 
     def record_login_failure(
         self, key: str, *, window: timedelta, lock_after: int, lockout: timedelta
@@ -712,7 +714,7 @@ class AccessStore:
                     LoginFailure.key == key
                 )
             ).first()
-            recent = row is not None and _aware(row.last_failure_at) > now - window
+            recent = row is not None and as_utc(row.last_failure_at) > now - window
             failures = row.failures + 1 if recent else 1
             locked_until = now + lockout if failures >= lock_after else None
             values = {"failures": failures, "last_failure_at": now, "locked_until": locked_until}
@@ -775,11 +777,6 @@ class AccessStore:
         return UserRecord(*row)
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes for what was stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 _MEMBERS: Select[Any] = (
     select(
         ProjectMember.id,
@@ -802,8 +799,8 @@ def _member_is(kind: str, name: str) -> Any:
 
 def _member(row: Any) -> MemberRecord:
     if row.user_id is not None:
-        return MemberRecord(row.id, "user", row.user_name, row.role, _aware(row.created_at))
-    return MemberRecord(row.id, "group", row.group_name, row.role, _aware(row.created_at))
+        return MemberRecord(row.id, "user", row.user_name, row.role, as_utc(row.created_at))
+    return MemberRecord(row.id, "group", row.group_name, row.role, as_utc(row.created_at))
 
 
 def _ensure_group(connection: Connection, name: str) -> int:
@@ -823,14 +820,14 @@ def _user_details(row: Any) -> UserDetails:
         row.source,
         row.is_admin,
         row.disabled,
-        _aware(row.created_at),
-        _aware_or_none(row.last_login_at),
+        as_utc(row.created_at),
+        as_utc_or_none(row.last_login_at),
     )
 
 
 def _project_details(row: Any) -> ProjectDetails:
     return ProjectDetails(
-        row.id, row.name, row.public, row.description, row.created_by, _aware(row.created_at)
+        row.id, row.name, row.public, row.description, row.created_by, as_utc(row.created_at)
     )
 
 
@@ -841,11 +838,11 @@ def _robot(row: Any) -> RobotRecord:
         row.project,
         row.description,
         json.loads(row.permissions),
-        _aware_or_none(row.expires_at),
+        as_utc_or_none(row.expires_at),
         row.revoked,
         row.created_by,
-        _aware(row.created_at),
-        _aware_or_none(row.last_used_at),
+        as_utc(row.created_at),
+        as_utc_or_none(row.last_used_at),
     )
 
 
@@ -855,10 +852,10 @@ def _token(row: Any) -> TokenRecord:
         row.user_id,
         row.name,
         json.loads(row.permissions),
-        _aware_or_none(row.expires_at),
+        as_utc_or_none(row.expires_at),
         row.revoked,
-        _aware(row.created_at),
-        _aware_or_none(row.last_used_at),
+        as_utc(row.created_at),
+        as_utc_or_none(row.last_used_at),
     )
 
 
@@ -869,7 +866,3 @@ def _check_changes(changes: Mapping[str, Any], allowed: frozenset[str]) -> None:
     if not changes:
         # An UPDATE without values is not SQL; the caller asks for nothing to change.
         raise ValueError("nothing to change")
-
-
-def _aware_or_none(moment: datetime | None) -> datetime | None:
-    return _aware(moment) if moment is not None else None

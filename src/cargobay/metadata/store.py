@@ -11,7 +11,7 @@ import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select, update
@@ -27,6 +27,7 @@ from cargobay.metadata.models import (
     RepositoryBlob,
     Tag,
     Upload,
+    as_utc,
     utcnow,
 )
 from cargobay.oci import manifest as oci_manifest
@@ -598,7 +599,7 @@ class MetadataStore:
                 row.media_type,
                 row.artifact_type,
                 row.size,
-                _aware(row.created_at),
+                as_utc(row.created_at),
                 tuple(tags.get(row.id, ())),
             )
             for row in rows
@@ -612,19 +613,14 @@ class MetadataStore:
 
 
 def _summary(row: Any) -> RepositorySummary:
-    pushes = [_aware(moment) for moment in (row.last_manifest, row.last_tag) if moment]
+    pushes = [as_utc(moment) for moment in (row.last_manifest, row.last_tag) if moment]
     return RepositorySummary(
         row.name,
         row.tag_count,
         row.artifact_count,
-        _aware(row.created_at),
+        as_utc(row.created_at),
         max(pushes) if pushes else None,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes for what was stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _references(manifest: oci_manifest.Manifest) -> list[tuple[str, str]]:
