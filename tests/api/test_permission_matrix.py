@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,7 @@ class Caller:
     role: Role | None = None
     admin: bool = False  # a system administrator
     robot: frozenset[Action] | None = None  # a robot of the project, granted these
+    elsewhere: bool = False  # the robot is the other project's, not the project's
     other: Role | None = None  # a role in the other project only
     token: frozenset[Action] | None = None  # logs in with a personal token granted these
 
@@ -108,12 +109,16 @@ class Caller:
         login"), not as a robot, not with a personal token."""
         return not self.anonymous and self.robot is None and self.token is None
 
+    def home(self, project: str) -> str:
+        """The project this caller's robot belongs to, when it calls into `project`."""
+        return OTHER if self.elsewhere else project
+
     def principal(self, name: str, project: str) -> Principal:
         """What this caller, logged in as `name`, is for the policy in `project`."""
         if self.anonymous:
             return ANONYMOUS
         if self.robot is not None:
-            return Principal(Kind.ROBOT, name, grants=(Grant(project, self.robot),))
+            return Principal(Kind.ROBOT, name, grants=(Grant(self.home(project), self.robot),))
         roles = {project: self.role} if self.role else {}
         if self.other:
             roles[OTHER] = self.other
@@ -133,6 +138,9 @@ CALLERS = {
         Caller("admin", admin=True),  # the system administrator the application bootstraps
         Caller("robot-push", robot=PUSHER),
         Caller("robot-pull", robot=PULL_ONLY),
+        # The other project's robot: its grants name the project it belongs to, never pub
+        # or priv, whatever path it calls.
+        Caller("other-robot", robot=PUSHER, elsewhere=True),
         Caller("other-member", other=Role.DEVELOPER),
         # The project's admin, through a token that narrows it to pull: the token, not the
         # role, must decide, and a token is never the person.
@@ -197,13 +205,13 @@ class World:
         token set up the same way (for a case that changes the caller itself)."""
         if caller.anonymous:
             return Identity("", None)
-        record = self.projects[project]
         if caller.robot is not None:
             key = (caller.name, project)
             if not fresh and key in self.robots:
                 return self.robots[key]
-            name = f"{project}+{_unique(caller.name) if fresh else caller.name}"
-            robot = self.people.robot(name, [Grant(project, caller.robot)], project=record)
+            home = self.projects[caller.home(project)]
+            name = f"{home.name}+{_unique(caller.name) if fresh else caller.name}-{project}"
+            robot = self.people.robot(name, [Grant(home.name, caller.robot)], project=home)
             identity = Identity(name, robot.basic)
             if not fresh:
                 self.robots[key] = identity
@@ -499,7 +507,7 @@ CASES: dict[str, Case] = {
     ),
     "show-robot": Case(
         ("GET", f"{P}/robots/{{robot}}"),
-        lambda a: Call("GET", f"{_robots(a)}/{a.project}+robot-pull", 200),
+        lambda a: Call("GET", f"{_robots(a)}/{a.project}+robot-pull-{a.project}", 200),
     ),
     "update-robot": Case(
         ("PATCH", f"{P}/robots/{{robot}}"),
@@ -607,10 +615,29 @@ def assert_problem(response: httpx.Response, status: int) -> None:
     )
 
 
+def bearer(world: World, identity: Identity) -> dict[str, str]:
+    """The Authorization header of a token from /auth/token for these credentials (none:
+    an anonymous token), which the API takes as it takes them (docs/api.md)."""
+    response = world.client.get(
+        "/auth/token",
+        params={"service": world.settings.token_service, "scope": "registry:catalog:*"},
+        auth=identity.auth,
+    )
+    assert response.status_code == 200, describe(response)
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
 def check(
-    world: World, table: list[Route], case_name: str, caller: Caller, visibility: str
+    world: World,
+    table: list[Route],
+    case_name: str,
+    caller: Caller,
+    visibility: str,
+    *,
+    with_token: bool = False,
 ) -> None:
-    """Run one case and compare its answer with what the route's need says."""
+    """Run one case and compare its answer with what the route's need says; `with_token`:
+    send a bearer token got with the caller's credentials instead of the credentials."""
     case = CASES[case_name]
     project = VISIBILITIES[visibility]
     if case.deletes_project:
@@ -623,10 +650,14 @@ def check(
     principal = caller.principal(identity.name, project)
     expected = expected_status(route.need, caller, principal, world, params, call.ok)
 
-    response = world.client.request(
-        call.method, API + call.path, json=call.json, auth=identity.auth
-    )
-    context = f"{caller.name} in {project}, {route.need}: expected {expected}\n{describe(response)}"
+    if with_token:
+        options: dict[str, Any] = {"auth": None, "headers": bearer(world, identity)}
+    else:
+        options = {"auth": identity.auth}
+    response = world.client.request(call.method, API + call.path, json=call.json, **options)
+    how = "token" if with_token else "credentials"
+    context = f"{caller.name} ({how}) in {project}, {route.need}: expected {expected}"
+    context += f"\n{describe(response)}"
     assert response.status_code == expected, context
     if expected >= 400 and call.method != "HEAD":
         assert_problem(response, expected)
@@ -677,6 +708,33 @@ def test_api_route_answers_the_caller_as_its_need_says(
     check(world, table, case, CALLERS[caller_name], visibility)
 
 
+#: Where how the caller logged in matters most: the account routes, which want "a user's own
+#: login", and a read and two changes in a project.
+TOKEN_CASES = [
+    "whoami",
+    "list-tokens",
+    "create-token",
+    "show-self",
+    "change-own-password",
+    "list-users",
+    "create-project",
+    "show-project",
+    "list-members",
+    "update-project",
+    "show-artifact",
+    "delete-artifact",
+]
+
+
+@pytest.mark.parametrize("case", TOKEN_CASES)
+@pytest.mark.parametrize("visibility", sorted(VISIBILITIES))
+@pytest.mark.parametrize("caller_name", list(CALLERS))
+def test_api_route_answers_a_bearer_token_as_the_credentials_it_was_got_with(
+    world: World, table: list[Route], caller_name: str, visibility: str, case: str
+) -> None:
+    check(world, table, case, CALLERS[caller_name], visibility, with_token=True)
+
+
 def test_the_expectations_tell_the_callers_apart(world: World, table: list[Route]) -> None:
     # A matrix whose expectations came out the same for everyone would check little: each
     # caller is let through somewhere, and everyone but the administrator refused somewhere.
@@ -691,6 +749,39 @@ def test_the_expectations_tell_the_callers_apart(world: World, table: list[Route
         assert 200 in outcomes, f"{caller.name} is refused everything"
         if not caller.admin:
             assert outcomes - {200}, f"{caller.name} is allowed everything"
+
+
+def listed_projects(world: World, **options: Any) -> dict[str, bool]:
+    """Every project GET /projects lists for these credentials, with whether it is public."""
+    response = world.client.get(f"{API}/projects", params={"limit": "500"}, **options)
+    assert response.status_code == 200, describe(response)
+    assert response.json()["next"] is None, "the module made more projects than a page holds"
+    return {project["name"]: project["public"] for project in response.json()["items"]}
+
+
+@pytest.mark.parametrize("with_token", [False, True], ids=["credentials", "token"])
+@pytest.mark.parametrize("visibility", sorted(VISIBILITIES))
+@pytest.mark.parametrize("caller_name", [name for name in CALLERS if name != "anonymous"])
+def test_the_project_list_shows_what_the_caller_may_do_something_in(
+    world: World, caller_name: str, visibility: str, with_token: bool
+) -> None:
+    caller, project = CALLERS[caller_name], VISIBILITIES[visibility]
+    identity = world.identity(caller, project)  # robots and personal tokens: this project's
+    everything = listed_projects(world, auth=world.admin.basic)
+    # Members by role are members of pub, priv and every scratch project alike (not of the
+    # projects the administrator created in other cases: only their creator is).
+    made_here = world.projects.keys() - {OTHER}
+    roles = {name: caller.role for name in made_here if caller.role}
+    principal = caller.principal(identity.name, project)
+    principal = replace(principal, roles={**principal.roles, **roles})
+    # `allowed` reads a project's name and visibility, not its id.
+    expected = {n for n, public in everything.items() if principal.allowed(Project(0, n, public))}
+    options: dict[str, Any] = (
+        {"auth": None, "headers": bearer(world, identity)}
+        if with_token
+        else {"auth": identity.auth}
+    )
+    assert set(listed_projects(world, **options)) == expected
 
 
 def test_creating_projects_with_self_service_is_for_every_person(tmp_path: Path) -> None:
