@@ -751,6 +751,36 @@ def test_the_expectations_tell_the_callers_apart(world: World, table: list[Route
             assert outcomes - {200}, f"{caller.name} is allowed everything"
 
 
+PROJECT_CASES = [
+    name for name, case in CASES.items() if case.route[1].startswith("/projects/{project}")
+]
+
+
+@pytest.mark.parametrize("case_name", PROJECT_CASES)
+@pytest.mark.parametrize("caller_name", ["other-member", "other-robot"])
+def test_an_invisible_private_project_answers_as_one_that_does_not_exist(
+    world: World, caller_name: str, case_name: str
+) -> None:
+    # 404 alone is not enough: a different detail, or a different answer to a body the
+    # route would refuse anyway, would still tell that the project exists.
+    caller, case = CALLERS[caller_name], CASES[case_name]
+    project = world.scratch_project(public=False) if case.deletes_project else PRIVATE
+    identity = world.identity(caller, project)
+    call = case.build(Ask(world, caller, identity, project))
+    ghost = _unique("ghost")
+    ghost_path = re.sub(rf"\b{re.escape(project)}\b", ghost, call.path)
+    assert ghost_path != call.path
+    answers = [
+        world.client.request(call.method, API + path, json=call.json, auth=identity.auth)
+        for path in (call.path, ghost_path)
+    ]
+    for response in answers:
+        assert response.status_code == 404, describe(response)
+        assert_problem(response, 404)
+    hidden, missing = (response.json()["detail"] for response in answers)
+    assert hidden.replace(project, ghost) == missing
+
+
 def listed_projects(world: World, **options: Any) -> dict[str, bool]:
     """Every project GET /projects lists for these credentials, with whether it is public."""
     response = world.client.get(f"{API}/projects", params={"limit": "500"}, **options)
