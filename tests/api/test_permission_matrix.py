@@ -620,7 +620,7 @@ def bearer(world: World, identity: Identity) -> dict[str, str]:
     an anonymous token), which the API takes as it takes them (docs/api.md)."""
     response = world.client.get(
         "/auth/token",
-        params={"service": world.settings.token_service, "scope": "registry:catalog:*"},
+        params={"service": world.settings.token_service, "scope": "registry:api:*"},
         auth=identity.auth,
     )
     assert response.status_code == 200, describe(response)

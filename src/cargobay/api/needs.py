@@ -26,7 +26,7 @@ from cargobay.api.problems import ProblemError
 from cargobay.auth.errors import AuthError
 from cargobay.auth.policy import Action
 from cargobay.auth.principal import ANONYMOUS, Kind, Principal
-from cargobay.auth.service import AccessService
+from cargobay.auth.service import AccessService, grants_api
 from cargobay.registry.access import authenticate
 
 
@@ -89,7 +89,7 @@ def unauthorized(request: Request, detail: str = "authentication required") -> P
 
 async def _caller(request: Request) -> Principal:
     try:
-        caller, _, _ = await authenticate(request)
+        caller, claims, _ = await authenticate(request)
     except AuthError as exc:
         if exc.code == "TOOMANYREQUESTS":
             headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
@@ -97,6 +97,10 @@ async def _caller(request: Request) -> Principal:
         raise unauthorized(request, exc.message) from None
     if not caller.authenticated:
         raise unauthorized(request)
+    if claims is not None and not grants_api(claims):
+        raise unauthorized(
+            request, "this token was not issued for the management API (scope registry:api:*)"
+        )
     return caller
 
 

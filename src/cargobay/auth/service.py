@@ -55,6 +55,9 @@ T = TypeVar("T")
 
 # How a token's `cb_cred` claim names the credential it was issued for.
 PASSWORD = "password"
+# A bearer token speaks for its account on the management API only when it was asked for
+# this scope: a token a CI job got to pull one repository must not manage users.
+API_SCOPE = ("registry", "api")
 DIRECTORY_LOGIN_SECONDS = 60.0
 ANONYMOUS_CREDENTIAL = "anonymous"
 
@@ -415,7 +418,8 @@ class AccessService:
             if parsed is None:
                 continue
             kind, name, wanted = parsed
-            if kind == "registry" and name == "catalog":
+            api = (kind, name) == API_SCOPE and principal.authenticated
+            if api or (kind, name) == ("registry", "catalog"):
                 allowed = {"*"}
             elif kind == "repository":
                 allowed = await self._scope_actions(principal, name)
@@ -513,6 +517,11 @@ def _scope(repository: str, action: Action) -> str:
     needed = scope_action(action) or "pull"
     actions = "pull,push" if needed == "push" else needed
     return f"repository:{repository}:{actions}"
+
+
+def grants_api(claims: Claims) -> bool:
+    """Whether a token was issued for the management API (scope `registry:api:*`)."""
+    return any((entry.get("type"), entry.get("name")) == API_SCOPE for entry in claims.access)
 
 
 def _token_grants(claims: Claims, repository: str, action: Action) -> bool:
