@@ -66,3 +66,15 @@ def test_a_deleted_token_is_gone(client: TestClient) -> None:
     _token(client, alice, ["pull"])
     assert client.delete(f"{TOKENS}/laptop", auth=alice).status_code == 204
     assert is_problem(client.get(f"{TOKENS}/laptop", auth=alice), 404)
+
+
+def test_a_tokens_last_use_is_recorded(client: TestClient) -> None:
+    alice = make_user(client, "alice")
+    make_project(client, "team")
+    add_member(client, "team", "alice", "guest")
+    token = ("alice", _token(client, alice, ["pull"]))
+    assert client.get(TOKENS, auth=alice).json()["items"][0]["last_used_at"] is None
+    assert client.get("/v2/", auth=token).status_code == 200
+    # Uses are written in batches off the request path; the server flushes them every 30 s.
+    client.portal.call(client.app.state.access.flush_usage)  # type: ignore[union-attr]
+    assert client.get(TOKENS, auth=alice).json()["items"][0]["last_used_at"] is not None
