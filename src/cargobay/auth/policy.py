@@ -32,11 +32,12 @@ class Action(StrEnum):
     MANAGE_SETTINGS = "manage_settings"  # visibility, description, deleting the project
 
 
+ALL_ACTIONS = frozenset(Action)
 _READ = frozenset({Action.PULL, Action.LIST})
 _WRITE = _READ | {Action.PUSH}
 
 MATRIX: dict[Role, frozenset[Action]] = {
-    Role.ADMIN: frozenset(Action),
+    Role.ADMIN: ALL_ACTIONS,
     Role.MAINTAINER: _WRITE | {Action.DELETE_TAG, Action.DELETE_ARTIFACT},
     Role.DEVELOPER: _WRITE,
     Role.GUEST: _READ,

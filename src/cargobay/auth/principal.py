@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cargobay.auth.policy import MATRIX, PUBLIC, Action, Role
+from cargobay.auth.policy import ALL_ACTIONS, MATRIX, PUBLIC, Action, Role
 
 ANY_PROJECT = "*"
 #: The project of repositories whose name has one component (`busybox`), as on Docker Hub.
@@ -88,13 +88,13 @@ class Principal:
         """Every action this caller may take in `project` (None: a project that does not exist)."""
         if project is None:
             # Only an administrator may act in a project that does not exist (auto-creation).
-            base = frozenset(Action) if self.is_admin else frozenset()
+            base = ALL_ACTIONS if self.is_admin else frozenset()
             return base & grants_for(self.grants, "") if self.grants is not None else base
         public = PUBLIC if project.public else frozenset()
         if self.kind is Kind.ROBOT:
             return public | grants_for(self.grants or (), project.name)
         if self.is_admin:
-            own = frozenset(Action)
+            own = ALL_ACTIONS
         else:
             role = self.roles.get(project.name)
             own = MATRIX[role] if role else frozenset()

@@ -225,24 +225,28 @@ class AccessService:
     async def _user_principal(
         self, user: UserRecord, token: CredentialRecord | None = None
     ) -> Principal:
-        rows = await self._cached(
-            ("memberships", str(user.id), ""),
-            lambda: self.db.read(self.store.memberships, user.id),
-        )
-        roles: dict[str, Role] = {}
-        for project, role in rows:
-            strongest = stronger(roles.get(project), Role(role))
-            assert strongest is not None
-            roles[project] = strongest
-        return Principal(
-            Kind.USER,
-            user.name,
-            user.id,
-            user.is_admin,
-            roles,
-            _grants(token.permissions) if token else None,
-            token.id if token else None,
-        )
+        """The user (narrowed by `token`) with their roles; built once per cache generation,
+        since every request of theirs asks for it."""
+
+        async def build() -> Principal:
+            rows = await self.db.read(self.store.memberships, user.id)
+            roles: dict[str, Role] = {}
+            for project, role in rows:
+                strongest = stronger(roles.get(project), Role(role))
+                assert strongest is not None
+                roles[project] = strongest
+            return Principal(
+                Kind.USER,
+                user.name,
+                user.id,
+                user.is_admin,
+                roles,
+                _grants(token.permissions) if token else None,
+                token.id if token else None,
+            )
+
+        key = ("principal", str(user.id), str(token.id) if token else "")
+        return await self._cached(key, build)
 
     @staticmethod
     def _robot_principal(robot: CredentialRecord) -> Principal:
