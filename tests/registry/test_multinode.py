@@ -1,4 +1,5 @@
-"""Two nodes sharing PostgreSQL and Redis: each one's cache sees the other's writes."""
+"""Two nodes sharing PostgreSQL, Redis and the token keys: each one's caches see the other's
+writes, and each verifies the other's tokens."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def nodes(tmp_path: Path, database_url: str) -> Iterator[tuple[TestClient, ...]]
             access_log=False,
             admin_password=ADMIN[1],
             auto_create_projects=True,
+            token_keys_dir=tmp_path / "token-keys",  # as docs/security.md asks of nodes
         )
         client = TestClient(create_app(settings)).__enter__()
         client.auth = ADMIN
@@ -71,3 +73,33 @@ def test_a_manifest_deleted_on_one_node_is_gone_on_the_other(
     assert pull(b, image.digest) == image.body
     assert a.delete(f"/v2/app/manifests/{image.digest}").status_code == 202
     assert eventually(lambda: b.get(f"/v2/app/manifests/{image.digest}").status_code == 404)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_token_issued_by_one_node_is_accepted_by_the_other(
+    nodes: tuple[TestClient, TestClient],
+) -> None:
+    a, b = nodes
+    push_image(a, "app", "v1")
+    scope = {"service": "cargobay", "scope": "repository:app:pull"}
+    token = a.get("/auth/token", params=scope).json()["token"]
+    response = b.get(
+        "/v2/app/manifests/v1",
+        headers={"Authorization": f"Bearer {token}", "Accept": OCI_MANIFEST},
+        auth=None,
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_user_disabled_on_one_node_is_refused_by_the_other(
+    nodes: tuple[TestClient, TestClient],
+) -> None:
+    a, b = nodes
+    password = "alice-password"
+    created = a.post("/api/v1/users", json={"name": "alice", "password": password})
+    assert created.status_code == 201, created.text
+    alice = ("alice", password)
+    assert b.get("/v2/", auth=alice).status_code == 200  # b now has alice cached
+    assert a.patch("/api/v1/users/alice", json={"disabled": True}).status_code == 200
+    assert eventually(lambda: b.get("/v2/", auth=alice).status_code == 401)
