@@ -12,12 +12,12 @@ import pytest
 from cargobay.auth.ldap import (
     SECRET_NAME,
     LdapConfig,
-    LdapDirectory,
     LdapIdentity,
     LdapUnavailable,
     load_ldap_config,
     save_ldap_config,
 )
+from cargobay.auth.ldap_directory import LdapDirectory
 from cargobay.auth.secrets import SecretBox, generate_key
 from cargobay.metadata.secret_store import SecretStore
 from ldapserver import (

@@ -66,7 +66,7 @@ def test_server_memory_stays_bounded_while_a_256_mib_blob_is_pushed(
     live_registry: LiveRegistry, mode: str
 ) -> None:
     assert live_registry.process is not None
-    # Log in first: checking the password (argon2id) takes 64 MiB for a moment by design,
+    # Log in first: checking the password (argon2id) takes 19 MiB for a moment by design,
     # and later requests reuse the verified credentials; the push is what is measured.
     assert httpx.get(f"{live_registry.url}/v2/", auth=ADMIN).status_code == 200
     baseline = tree_rss_mib(live_registry.process.pid)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
-from cargobay.auth.ldap import LdapDirectory, load_ldap_config
+from cargobay.auth.ldap import load_ldap_config
 from cargobay.auth.secrets import SecretBox, SecretsError
 from cargobay.metadata.runner import Runner
 from cargobay.metadata.secret_store import SecretStore
+
+if TYPE_CHECKING:
+    from cargobay.auth.ldap_directory import LdapDirectory
 
 logger = logging.getLogger("cargobay.auth")
 RELOAD_SECONDS = 30.0
@@ -36,6 +40,11 @@ class DirectorySource:
                 # A node with another master key: log in local users, say why LDAP is off.
                 logger.error("LDAP configuration cannot be decrypted: %s", exc)
                 config = None
-            self._directory = LdapDirectory(config) if config else None
+            self._directory = None
+            if config is not None:
+                # Only now: a registry without LDAP never loads ldap3 (4 MiB per worker).
+                from cargobay.auth.ldap_directory import LdapDirectory
+
+                self._directory = LdapDirectory(config)
             self._loaded_at = time.monotonic()
         return self._directory

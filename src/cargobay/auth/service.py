@@ -9,6 +9,7 @@ through the registry's generation cache: any write, on any node, empties it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -16,13 +17,13 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
 from cargobay.auth.directory import DirectorySource
 from cargobay.auth.errors import AuthError
-from cargobay.auth.ldap import LdapDirectory, LdapUnavailable
+from cargobay.auth.ldap import LdapUnavailable
 from cargobay.auth.passwords import (
     ROBOT_PREFIX,
     TOKEN_PREFIX,
@@ -49,6 +50,9 @@ from cargobay.metadata.runner import Runner
 from cargobay.oci import names
 from cargobay.oci.errors import OCIError
 from cargobay.registry.cache import GenerationCache
+
+if TYPE_CHECKING:
+    from cargobay.auth.ldap_directory import LdapDirectory
 
 logger = logging.getLogger("cargobay.auth")
 T = TypeVar("T")
@@ -90,6 +94,9 @@ class AccessService:
         # Basic credentials with every request pays it once per process: this remembers the
         # hashes of (user, password, stored hash) that verified, never the password.
         self._verified_passwords: OrderedDict[str, None] = OrderedDict()
+        # At most two argon2 checks at a time per process: each holds 19 MiB while it runs,
+        # and a burst of logins must not take the memory the registry needs.
+        self._verifying = asyncio.Semaphore(2)
         # The same for LDAP binds, for a short while: the directory stays the authority.
         self._directory_logins: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._used: tuple[set[int], set[int]] = (set(), set())  # robots, tokens to mark
@@ -145,7 +152,9 @@ class AccessService:
         assert user.password_hash is not None
         key = hashlib.sha256(f"{username}\0{password}\0{user.password_hash}".encode()).hexdigest()
         if key not in self._verified_passwords:
-            if not await run_in_threadpool(verify_password, user.password_hash, password):
+            async with self._verifying:
+                verified = await run_in_threadpool(verify_password, user.password_hash, password)
+            if not verified:
                 await self.throttle.failed(username, address, "wrong password")
                 raise _bad_credentials()
             await self.throttle.succeeded(username)

@@ -108,7 +108,8 @@ def _config_from(args: argparse.Namespace) -> LdapConfig:
 
 
 def _test(config: LdapConfig, username: str | None) -> None:
-    from cargobay.auth.ldap import LdapDirectory, LdapUnavailable
+    from cargobay.auth.ldap import LdapUnavailable
+    from cargobay.auth.ldap_directory import LdapDirectory
 
     directory = LdapDirectory(config)
     try:
