@@ -4,7 +4,8 @@ Every route of the application asks `AccessService.authorize` (through the /v2 r
 the management API's dependency); the answer comes from `policy.MATRIX` and the caller's
 memberships, robots' and tokens' grants, read live so that a revoked robot, a disabled user
 or a removed member is refused on the next request, not when a token expires. Those reads go
-through the registry's generation cache: any write, on any node, empties it.
+through the access cache, which any account or project change on any node empties (its
+generation is apart from the registry's, so pushes do not empty it).
 """
 
 from __future__ import annotations
@@ -94,11 +95,11 @@ class AccessService:
         # Basic credentials with every request pays it once per process: this remembers the
         # hashes of (user, password, stored hash) that verified, never the password.
         self._verified_passwords: OrderedDict[str, None] = OrderedDict()
+        # The same for LDAP binds, for a short while: the directory stays the authority.
+        self._directory_logins: OrderedDict[str, tuple[str, float]] = OrderedDict()
         # At most two argon2 checks at a time per process: each holds 19 MiB while it runs,
         # and a burst of logins must not take the memory the registry needs.
         self._verifying = asyncio.Semaphore(2)
-        # The same for LDAP binds, for a short while: the directory stays the authority.
-        self._directory_logins: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._used: tuple[set[int], set[int]] = (set(), set())  # robots, tokens to mark
 
     # -- cached reads ----------------------------------------------------------------------
