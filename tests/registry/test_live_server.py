@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection
 from pathlib import Path
 
 import httpx
@@ -293,3 +295,33 @@ def test_sigterm_finishes_in_flight_requests_then_exits_cleanly(
     assert two_worker_registry.stop(timeout=60) == 0
     thread.join(10)
     assert outcome == {"status": 202}
+
+
+def _basic() -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(":".join(ADMIN).encode()).decode()}
+
+
+def test_a_refused_upload_chunk_leaves_its_connection_usable(live_registry: LiveRegistry) -> None:
+    # oras-py sends each request without credentials first, then again on the same
+    # connection: the refused chunk must not break the connection for the retry.
+    with http(live_registry) as client:
+        location = start_upload(client, "app")
+    connection = HTTPConnection(live_registry.host, timeout=30)
+    connection.request("PATCH", location, body=os.urandom(64 * 1024))
+    refused = connection.getresponse()
+    refused.read()
+    assert refused.status == 401
+    connection.request("GET", "/v2/", headers=_basic())
+    assert connection.getresponse().status == 200
+    connection.close()
+
+
+def test_a_refused_large_body_closes_its_connection(live_registry: LiveRegistry) -> None:
+    with http(live_registry) as client:
+        location = start_upload(client, "app")
+    connection = HTTPConnection(live_registry.host, timeout=30)
+    connection.request("PATCH", location, body=os.urandom(3 * 1024 * 1024))
+    refused = connection.getresponse()
+    refused.read()
+    assert (refused.status, refused.getheader("connection")) == (401, "close")
+    connection.close()

@@ -23,9 +23,10 @@ from cargobay.auth.service import AccessService
 from cargobay.auth.tokens import Claims
 from cargobay.oci import names
 from cargobay.registry.errors import error_response, from_exception
-from cargobay.registry.handlers.common import Handler, endpoint
+from cargobay.registry.handlers.common import Handler, endpoint, has_body
 from cargobay.registry.service import is_digest
 
+REFUSED_BODY_LIMIT = 1 << 20  # bytes of a refused request's body read to keep its connection
 PRINCIPAL = "cargobay.principal"  # where the guard leaves the caller in the ASGI scope
 CLAIMS = "cargobay.claims"
 
@@ -125,7 +126,10 @@ def guarded(handler: Handler, needs: Needs) -> Handler:
                 name = names.check_name(request.path_params["name"])
                 await access(request).authorize(caller, name, action, claims)
         except AuthError as exc:
-            return auth_error_response(request, exc)
+            response = auth_error_response(request, exc)
+            if not await _discard_body(request):
+                response.headers["Connection"] = "close"
+            return response
         request.scope[PRINCIPAL] = caller
         request.scope[CLAIMS] = claims
         return await handler(request)
@@ -133,6 +137,24 @@ def guarded(handler: Handler, needs: Needs) -> Handler:
     guarded_handler = endpoint(wrapper)  # any other failure: an OCI error, never a traceback
     guarded_handler.needs = needs  # type: ignore[attr-defined]
     return guarded_handler
+
+
+async def _discard_body(request: Request) -> bool:
+    """Read and drop the body of a refused request, so its connection can carry the next one.
+
+    Clients such as oras-py send each request once without credentials, then again with
+    them on the same connection; a refused PATCH whose chunk was left unread made the server
+    drop that connection under the retry. False when the body is too large to be worth
+    reading: the response then says `Connection: close`.
+    """
+    if not has_body(request):
+        return True
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > REFUSED_BODY_LIMIT:
+            return False
+    return True
 
 
 async def may_pull(request: Request, repository: str) -> bool:
