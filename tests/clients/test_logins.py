@@ -383,6 +383,27 @@ def test_a_robot_logs_in_with_podman_and_pushes(
     assert stored_tags(registry, "team-a/app") == ["v1"]
 
 
+def assert_pulls_but_cannot_push(
+    clients: Clients,
+    registry: LiveRegistry,
+    image: ci.Image,
+    layout: Path,
+    tmp_path: Path,
+    credentials: tuple[str, str],
+) -> None:
+    """Logged in with `credentials` (granted pull in team-a), skopeo pulls team-a/app:v1
+    and its push of v2 is denied, leaving nothing stored."""
+    seed(clients, layout, f"{registry.host}/team-a/app:v1")
+    login(clients, "skopeo", registry, *credentials)
+
+    skopeo_pull(clients, f"{registry.host}/team-a/app:v1", tmp_path / "pulled")
+    refused = skopeo_push(clients, layout, f"{registry.host}/team-a/app:v2", check=False)
+
+    assert_pulled(tmp_path / "pulled", image)
+    assert_refused(refused, *DENIED)
+    assert stored_tags(registry, "team-a/app") == ["v1"]
+
+
 def test_a_pull_only_robot_pulls_but_cannot_push(
     team: Accounts,
     logged_out: Clients,
@@ -392,17 +413,9 @@ def test_a_pull_only_robot_pulls_but_cannot_push(
     tmp_path: Path,
 ) -> None:
     secret = team.robot("team-a+reader", [grant("team-a", "pull")], project="team-a")
-    seed(logged_out, oci_image_layout, f"{registry.host}/team-a/app:v1")
-    login(logged_out, "skopeo", registry, "team-a+reader", secret)
-
-    skopeo_pull(logged_out, f"{registry.host}/team-a/app:v1", tmp_path / "pulled")
-    refused = skopeo_push(
-        logged_out, oci_image_layout, f"{registry.host}/team-a/app:v2", check=False
+    assert_pulls_but_cannot_push(
+        logged_out, registry, oci_image, oci_image_layout, tmp_path, ("team-a+reader", secret)
     )
-
-    assert_pulled(tmp_path / "pulled", oci_image)
-    assert_refused(refused, *DENIED)
-    assert stored_tags(registry, "team-a/app") == ["v1"]
 
 
 def test_a_revoked_robot_can_no_longer_pull(
@@ -475,17 +488,9 @@ def test_a_pull_only_token_cannot_push_although_its_user_is_a_developer(
     tmp_path: Path,
 ) -> None:
     token = team.token("alice", [grant("team-a", "pull")])
-    seed(logged_out, oci_image_layout, f"{registry.host}/team-a/app:v1")
-    login(logged_out, "skopeo", registry, "alice", token)
-
-    skopeo_pull(logged_out, f"{registry.host}/team-a/app:v1", tmp_path / "pulled")
-    refused = skopeo_push(
-        logged_out, oci_image_layout, f"{registry.host}/team-a/app:v2", check=False
+    assert_pulls_but_cannot_push(
+        logged_out, registry, oci_image, oci_image_layout, tmp_path, ("alice", token)
     )
-
-    assert_pulled(tmp_path / "pulled", oci_image)
-    assert_refused(refused, *DENIED)
-    assert stored_tags(registry, "team-a/app") == ["v1"]
 
 
 def test_a_pull_only_token_of_an_administrator_cannot_create_a_project_by_pushing(
