@@ -215,9 +215,12 @@ class AccessService:
         return await self._user_principal(user, token)
 
     async def _credential(
-        self, kind: str, key: str, load: Callable[[str], CredentialRecord | None]
+        self, kind: str, key: str | int, load: Callable[[Any], CredentialRecord | None]
     ) -> CredentialRecord | None:
-        record = await self._cached((kind, key, ""), lambda: self.db.read(load, key))
+        """A robot or personal token (`kind`), by its secret's hash or its id, if still valid;
+        its use is noted for `flush_usage`."""
+        by = "id" if isinstance(key, int) else "secret"
+        record = await self._cached((f"{kind}-{by}", str(key), ""), lambda: self.db.read(load, key))
         if record is None or record.revoked or _expired(record.expires_at):
             return None
         self._used[0 if kind == "robot" else 1].add(record.id)
@@ -290,12 +293,12 @@ class AccessService:
             if user is not None and not user.disabled:
                 principal = await self._user_principal(user)
         elif kind == "token" and ident.isdigit():
-            token = await self._credential_by_id("token", int(ident), self.store.token_by_id)
+            token = await self._credential("token", int(ident), self.store.token_by_id)
             user = await self._token_owner(token)
             if user is not None and user.name == subject and token is not None:
                 principal = await self._user_principal(user, token)
         elif kind == "robot" and ident.isdigit():
-            robot = await self._credential_by_id("robot", int(ident), self.store.robot_by_id)
+            robot = await self._credential("robot", int(ident), self.store.robot_by_id)
             if robot is not None and f"robot:{robot.name}" == subject:
                 principal = self._robot_principal(robot)
         if principal is None:
@@ -303,17 +306,6 @@ class AccessService:
                 "UNAUTHORIZED", "the token's account is disabled or revoked", error="invalid_token"
             )
         return principal
-
-    async def _credential_by_id(
-        self, kind: str, ident: int, load: Callable[[int], CredentialRecord | None]
-    ) -> CredentialRecord | None:
-        record = await self._cached(
-            (f"{kind}-id", str(ident), ""), lambda: self.db.read(load, ident)
-        )
-        if record is None or record.revoked or _expired(record.expires_at):
-            return None
-        self._used[0 if kind == "robot" else 1].add(record.id)
-        return record
 
     @staticmethod
     def credential_of(principal: Principal) -> str:
@@ -393,9 +385,7 @@ class AccessService:
         # The principal in hand was read before the project existed: reread its roles.
         user = await self._user(principal.name)
         if user is not None and principal.token_id is not None:
-            token = await self._credential_by_id(
-                "token", principal.token_id, self.store.token_by_id
-            )
+            token = await self._credential("token", principal.token_id, self.store.token_by_id)
             principal = await self._user_principal(user, token)
         elif user is not None:
             principal = await self._user_principal(user)
