@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     upload_purge_interval_seconds: int = Field(
         600, ge=1, description="How often each node looks for abandoned uploads."
     )
+    history_window_days: float = Field(
+        14,
+        ge=0,
+        description="How long a manifest that a tag's history refers to (or that was deleted) "
+        "stays restorable before garbage collection may reclaim it.",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
         description="SQLite WAL durability: NORMAL survives process crashes, FULL also power loss.",

@@ -31,7 +31,12 @@ CLOSED = Project(2, "closed", public=False)
 ELSEWHERE = Project(3, "elsewhere", public=False)
 EVERYTHING = frozenset(Action)
 ROLES = list(Role)  # strongest first
-MANAGE = {Action.MANAGE_MEMBERS, Action.MANAGE_ROBOTS, Action.MANAGE_SETTINGS}
+MANAGE = {
+    Action.MANAGE_MEMBERS,
+    Action.MANAGE_ROBOTS,
+    Action.MANAGE_SETTINGS,
+    Action.MANAGE_IMMUTABILITY,
+}
 
 
 def member(role: Role, project: Project = CLOSED, **options: object) -> Principal:
@@ -90,6 +95,11 @@ def test_anyone_may_pull_and_list_a_public_project() -> None:
         (Action.MANAGE_MEMBERS, None),
         (Action.MANAGE_ROBOTS, None),
         (Action.MANAGE_SETTINGS, None),
+        (Action.LABEL, None),
+        (Action.ROLLBACK, None),
+        (Action.PROMOTE, None),
+        (Action.MANAGE_RETENTION, None),
+        (Action.MANAGE_IMMUTABILITY, None),
     ],
 )
 def test_each_action_needs_one_docker_scope_action(action: Action, scope: str | None) -> None:

@@ -51,9 +51,7 @@ class Accounts:
         url = registry.database_url or f"sqlite:///{registry.data_dir / 'metadata.db'}"
         # The server writes to the same SQLite file: wait for its lock rather than fail.
         self.engine = create_engine(url, connect_args={"timeout": 30} if sqlite else {})
-        self._generation = (
-            FileGeneration(registry.data_dir / "auth.generation") if sqlite else None
-        )
+        self._generation = FileGeneration(registry.data_dir / "auth.generation") if sqlite else None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -17,6 +17,7 @@ from cargobay.api.pagination import DEFAULT_LIMIT, After, Filter, Limit, Page, n
 from cargobay.api.problems import ProblemError, documented
 from cargobay.api.services import registry
 from cargobay.auth.principal import DEFAULT_PROJECT, project_of
+from cargobay.metadata.history import Operation
 from cargobay.metadata.store import Artifact as ArtifactRecord
 from cargobay.metadata.store import RepositorySummary
 from cargobay.oci import digest as digests
@@ -127,7 +128,7 @@ async def delete_artifact(
     request: Request, project: str, repository: str, digest: str, caller: ArtifactDeleter
 ) -> Response:
     name = _in_project(project, repository)
-    await registry(request).delete_manifest(name, _digest(digest))
+    await registry(request).delete_manifest(name, _digest(digest), caller.subject, Operation.API)
     return Response(status_code=204)
 
 

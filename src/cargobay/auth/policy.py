@@ -29,16 +29,28 @@ class Action(StrEnum):
     DELETE_ARTIFACT = "delete_artifact"  # delete a manifest (with its tags) or a blob link
     MANAGE_MEMBERS = "manage_members"
     MANAGE_ROBOTS = "manage_robots"
-    MANAGE_SETTINGS = "manage_settings"  # visibility, description, deleting the project
+    MANAGE_SETTINGS = "manage_settings"  # visibility, description, stages, floating tags
+    LABEL = "label"  # add and remove labels on artifacts
+    ROLLBACK = "rollback"  # restore tags from their history
+    PROMOTE = "promote"  # promote an artifact into this project (reading the source too)
+    MANAGE_RETENTION = "manage_retention"  # retention policies and their runs
+    MANAGE_IMMUTABILITY = "manage_immutability"  # the rules that protect tags
 
 
 ALL_ACTIONS = frozenset(Action)
 _READ = frozenset({Action.PULL, Action.LIST})
-_WRITE = _READ | {Action.PUSH}
+_WRITE = _READ | {Action.PUSH, Action.LABEL}
 
 MATRIX: dict[Role, frozenset[Action]] = {
     Role.ADMIN: ALL_ACTIONS,
-    Role.MAINTAINER: _WRITE | {Action.DELETE_TAG, Action.DELETE_ARTIFACT},
+    Role.MAINTAINER: _WRITE
+    | {
+        Action.DELETE_TAG,
+        Action.DELETE_ARTIFACT,
+        Action.ROLLBACK,
+        Action.PROMOTE,
+        Action.MANAGE_RETENTION,
+    },
     Role.DEVELOPER: _WRITE,
     Role.GUEST: _READ,
     Role.LIMITED_GUEST: frozenset({Action.PULL}),

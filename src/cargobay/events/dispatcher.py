@@ -49,6 +49,7 @@ class Event:
     digest: str | None = None
     tag: str | None = None
     previous_digest: str | None = None  # tag.moved: where the tag pointed before
+    operation: str | None = None  # tag events: push, delete, rollback, promotion... (history)
     media_type: str | None = None
     size: int | None = None
     actor: str | None = None  # who made the change (`alice`, `robot:team+ci`), if known

@@ -98,6 +98,9 @@ class Manifest(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     subject_digest: Mapped[str | None] = mapped_column(DIGEST, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set by a delete: the manifest is gone for clients, but history can still restore it
+    # until garbage collection reclaims it after the history window.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("repository_id", "digest"),
@@ -131,6 +134,29 @@ class Tag(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_tags_manifest_id", "manifest_id"),)
+
+
+class TagHistory(Base):
+    """One change of a tag: created (no old digest), moved, or deleted (no new digest)."""
+
+    __tablename__ = "tag_history"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(NAME)
+    old_digest: Mapped[str | None] = mapped_column(DIGEST, nullable=True)
+    new_digest: Mapped[str | None] = mapped_column(DIGEST, nullable=True)
+    operation: Mapped[str] = mapped_column(String(16))  # see metadata.history.Operation
+    actor: Mapped[str | None] = mapped_column(NAME, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        Index("ix_tag_history_repository_id_tag_id", "repository_id", "tag", "id"),
+        Index("ix_tag_history_repository_id_at", "repository_id", "at"),
+        Index("ix_tag_history_at", "at"),
+    )
 
 
 class Upload(Base):

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cargobay.metadata.db import WRITE, write_gate
 from cargobay.metadata.errors import ManifestReferencesMissing
+from cargobay.metadata.history import Operation, record
 from cargobay.metadata.models import (
     Blob,
     Manifest,
@@ -35,7 +36,7 @@ from cargobay.oci import manifest as oci_manifest
 # The statements of the hot paths, built once: building a statement and its cache key
 # cost more than running it on SQLite.
 _REPOSITORY_ID = select(Repository.id).where(Repository.name == bindparam("name"))
-_MANIFEST_ID = select(Manifest.id).where(
+_MANIFEST_ROW = select(Manifest.id, Manifest.deleted_at).where(
     Manifest.repository_id == bindparam("repository_id"), Manifest.digest == bindparam("digest")
 )
 _CURRENT_TAG = (
@@ -53,7 +54,11 @@ _MANIFEST_COLUMNS = (Manifest.digest, Manifest.media_type, Manifest.payload)
 _MANIFEST_BY_DIGEST = (
     select(*_MANIFEST_COLUMNS)
     .join(Repository, Repository.id == Manifest.repository_id)
-    .where(Repository.name == bindparam("name"), Manifest.digest == bindparam("reference"))
+    .where(
+        Repository.name == bindparam("name"),
+        Manifest.digest == bindparam("reference"),
+        Manifest.deleted_at.is_(None),
+    )
 )
 _MANIFEST_BY_TAG = (
     select(*_MANIFEST_COLUMNS)
@@ -134,12 +139,12 @@ _SUMMARY = select(
     .scalar_subquery()
     .label("tag_count"),
     select(func.count())
-    .where(Manifest.repository_id == Repository.id)
+    .where(Manifest.repository_id == Repository.id, Manifest.deleted_at.is_(None))
     .scalar_subquery()
     .label("artifact_count"),
     Repository.created_at,
     select(func.max(Manifest.created_at))
-    .where(Manifest.repository_id == Repository.id)
+    .where(Manifest.repository_id == Repository.id, Manifest.deleted_at.is_(None))
     .scalar_subquery()
     .label("last_manifest"),
     select(func.max(Tag.updated_at))
@@ -325,28 +330,71 @@ class MetadataStore:
         payload: bytes,
         tags: Sequence[str],
         sparse_indexes: bool,
+        actor: str | None = None,
+        operation: Operation = Operation.PUSH,
     ) -> ManifestPut:
         """Store a manifest and point tags at it, after checking what it refers to exists."""
         with self._write() as connection:
             repository_id = self._ensure_repository(connection, name)
-            manifest_id = self._manifest_id(connection, repository_id, digest)
-            created = manifest_id is None
-            if created:
+            row = connection.execute(
+                _MANIFEST_ROW, {"repository_id": repository_id, "digest": digest}
+            ).first()
+            created = row is None or row.deleted_at is not None
+            if row is None:
                 # A manifest already in the repository was checked when it was first pushed.
                 self._check_references(connection, repository_id, manifest, sparse_indexes)
                 manifest_id = self._insert_manifest(
                     connection, repository_id, digest, manifest, payload
                 )
+            else:
+                manifest_id = row.id
+                if row.deleted_at is not None:  # pushed again after a delete: back it comes
+                    self._undelete(connection, repository_id, manifest_id)
             changes = tuple(
                 change
                 for tag in tags
-                if (change := self._point_tag(connection, repository_id, tag, manifest_id))
+                if (
+                    change := self._point_tag(
+                        connection, repository_id, tag, manifest_id, digest, operation, actor
+                    )
+                )
             )
         return ManifestPut(created, changes)
 
     @staticmethod
     def _manifest_id(connection: Connection, repository_id: int, digest: str) -> int | None:
-        return connection.scalar(_MANIFEST_ID, {"repository_id": repository_id, "digest": digest})
+        row = connection.execute(
+            _MANIFEST_ROW, {"repository_id": repository_id, "digest": digest}
+        ).first()
+        return row.id if row else None
+
+    @staticmethod
+    def _undelete(connection: Connection, repository_id: int, manifest_id: int) -> None:
+        """Make a deleted manifest visible again, with its blobs linked back into the
+        repository (a blob DELETE since may have unlinked them; the bytes are kept while any
+        manifest row refers to them)."""
+        connection.execute(
+            update(Manifest).where(Manifest.id == manifest_id).values(deleted_at=None)
+        )
+        digests = select(ManifestReference.digest).where(
+            ManifestReference.manifest_id == manifest_id, ManifestReference.kind != "child"
+        )
+        present = select(Blob.digest).where(
+            Blob.digest.in_(digests),
+            ~select(RepositoryBlob.digest)
+            .where(
+                RepositoryBlob.repository_id == repository_id,
+                RepositoryBlob.digest == Blob.digest,
+            )
+            .exists(),
+        )
+        missing = list(connection.scalars(present))
+        if missing:
+            now = utcnow()
+            connection.execute(
+                insert(RepositoryBlob),
+                [{"repository_id": repository_id, "digest": d, "created_at": now} for d in missing],
+            )
 
     def _check_references(
         self,
@@ -377,7 +425,9 @@ class MetadataStore:
         connection: Connection, repository_id: int, digests: set[str]
     ) -> set[str]:
         query = select(Manifest.digest).where(
-            Manifest.repository_id == repository_id, Manifest.digest.in_(digests)
+            Manifest.repository_id == repository_id,
+            Manifest.digest.in_(digests),
+            Manifest.deleted_at.is_(None),
         )
         return set(connection.scalars(query))
 
@@ -414,7 +464,14 @@ class MetadataStore:
         return manifest_id
 
     def _point_tag(
-        self, connection: Connection, repository_id: int, tag: str, manifest_id: int
+        self,
+        connection: Connection,
+        repository_id: int,
+        tag: str,
+        manifest_id: int,
+        digest: str,
+        operation: Operation,
+        actor: str | None,
     ) -> TagChange | None:
         current = connection.execute(
             _CURRENT_TAG, {"repository_id": repository_id, "tag": tag}
@@ -430,34 +487,51 @@ class MetadataStore:
                 "updated_at": utcnow(),
             },
         )
-        return TagChange(tag, current.digest if current else None)
+        old_digest = current.digest if current else None
+        record(connection, repository_id, tag, old_digest, digest, operation, actor)
+        return TagChange(tag, old_digest)
 
-    def delete_manifest(self, name: str, digest: str) -> list[str] | None:
-        """Delete a manifest and its tags; return the tags it had, or None if it was absent."""
+    def delete_manifest(
+        self,
+        name: str,
+        digest: str,
+        actor: str | None = None,
+        operation: Operation = Operation.DELETE,
+    ) -> list[str] | None:
+        """Delete a manifest and its tags; return the tags it had, or None if it was absent.
+
+        The row stays, marked deleted, so that history can restore it; garbage collection
+        removes it once the history window has passed.
+        """
         with self._write() as connection:
             repository_id = self._repository_id(connection, name)
             if repository_id is None:
                 return None
-            manifest_id = connection.scalar(
-                select(Manifest.id).where(
-                    Manifest.repository_id == repository_id, Manifest.digest == digest
-                )
-            )
-            if manifest_id is None:
+            row = connection.execute(
+                _MANIFEST_ROW, {"repository_id": repository_id, "digest": digest}
+            ).first()
+            if row is None or row.deleted_at is not None:
                 return None
             tags = list(
                 connection.scalars(
-                    select(Tag.name).where(Tag.manifest_id == manifest_id).order_by(Tag.name)
+                    select(Tag.name).where(Tag.manifest_id == row.id).order_by(Tag.name)
                 )
             )
-            connection.execute(delete(Tag).where(Tag.manifest_id == manifest_id))
+            connection.execute(delete(Tag).where(Tag.manifest_id == row.id))
+            for tag in tags:
+                record(connection, repository_id, tag, digest, None, operation, actor)
             connection.execute(
-                delete(ManifestReference).where(ManifestReference.manifest_id == manifest_id)
+                update(Manifest).where(Manifest.id == row.id).values(deleted_at=utcnow())
             )
-            connection.execute(delete(Manifest).where(Manifest.id == manifest_id))
             return tags
 
-    def delete_tag(self, name: str, tag: str) -> str | None:
+    def delete_tag(
+        self,
+        name: str,
+        tag: str,
+        actor: str | None = None,
+        operation: Operation = Operation.DELETE,
+    ) -> str | None:
         """Delete only a tag; return the digest it pointed at, or None if it was absent."""
         with self._write() as connection:
             row = connection.execute(
@@ -471,6 +545,7 @@ class MetadataStore:
             connection.execute(
                 delete(Tag).where(Tag.repository_id == row.repository_id, Tag.name == tag)
             )
+            record(connection, row.repository_id, tag, row.digest, None, operation, actor)
             return row.digest
 
     # -- listings --------------------------------------------------------------------------
@@ -498,7 +573,11 @@ class MetadataStore:
                 Manifest.payload,
             )
             .join(Repository, Repository.id == Manifest.repository_id)
-            .where(Repository.name == name, Manifest.subject_digest == subject)
+            .where(
+                Repository.name == name,
+                Manifest.subject_digest == subject,
+                Manifest.deleted_at.is_(None),
+            )
             .order_by(Manifest.created_at, Manifest.digest)
         )
         if artifact_type is not None:
@@ -554,7 +633,9 @@ class MetadataStore:
             if repository_id is None:
                 return None
             query = (
-                _ARTIFACTS.where(Manifest.repository_id == repository_id)
+                _ARTIFACTS.where(
+                    Manifest.repository_id == repository_id, Manifest.deleted_at.is_(None)
+                )
                 .order_by(Manifest.id.desc())
                 .limit(limit)
             )
@@ -574,7 +655,7 @@ class MetadataStore:
 
     def artifact(self, name: str, digest: str) -> Artifact | None:
         query = _ARTIFACTS.join(Repository, Repository.id == Manifest.repository_id).where(
-            Repository.name == name, Manifest.digest == digest
+            Repository.name == name, Manifest.digest == digest, Manifest.deleted_at.is_(None)
         )
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()

@@ -18,8 +18,15 @@ from typing import Any
 from cargobay.auth.principal import DEFAULT_PROJECT
 from cargobay.events import Dispatcher, Event, EventType
 from cargobay.metadata.db import is_sqlite
+from cargobay.metadata.history import Operation
 from cargobay.metadata.runner import Runner
-from cargobay.metadata.store import ManifestPut, ManifestRecord, MetadataStore, Referrer
+from cargobay.metadata.store import (
+    ManifestPut,
+    ManifestRecord,
+    MetadataStore,
+    Referrer,
+    TagChange,
+)
 from cargobay.oci import digest as digests
 from cargobay.oci import manifest as oci_manifest
 from cargobay.oci import names
@@ -249,6 +256,7 @@ class RegistryService:
         payload: bytes,
         content_type: str | None,
         extra_tags: list[str],
+        actor: str | None = None,
     ) -> PushedManifest:
         by_digest = check_reference(reference)
         if by_digest:
@@ -265,10 +273,18 @@ class RegistryService:
             tags = (reference,)
         manifest = oci_manifest.parse(payload, content_type)
         result = await self.db.write(
-            self.metadata.put_manifest, name, digest, manifest, payload, tags, self.sparse_indexes
+            self.metadata.put_manifest,
+            name,
+            digest,
+            manifest,
+            payload,
+            tags,
+            self.sparse_indexes,
+            actor=actor,
+            operation=Operation.PUSH,
         )
         self.cache.invalidate()
-        self._announce_push(name, digest, manifest, payload, result)
+        self._announce_push(name, digest, manifest, payload, result, actor)
         return PushedManifest(digest, manifest, result, tags)
 
     def _announce_push(
@@ -278,6 +294,7 @@ class RegistryService:
         manifest: oci_manifest.Manifest,
         payload: bytes,
         result: ManifestPut,
+        actor: str | None,
     ) -> None:
         if result.created:
             self._emit(
@@ -286,10 +303,29 @@ class RegistryService:
                 digest=digest,
                 media_type=manifest.media_type,
                 size=len(payload),
+                actor=actor,
             )
-        for change in result.tag_changes:
+        self.announce_tag_changes(name, digest, result.tag_changes, Operation.PUSH, actor)
+
+    def announce_tag_changes(
+        self,
+        name: str,
+        digest: str,
+        changes: tuple[TagChange, ...],
+        operation: Operation,
+        actor: str | None,
+    ) -> None:
+        """The events of tags pointed at `digest` (by a push, a promotion, a rollback...)."""
+        for change in changes:
             if change.old_digest is None:
-                self._emit(EventType.TAG_CREATED, name, digest=digest, tag=change.tag)
+                self._emit(
+                    EventType.TAG_CREATED,
+                    name,
+                    digest=digest,
+                    tag=change.tag,
+                    operation=operation,
+                    actor=actor,
+                )
             else:
                 self._emit(
                     EventType.TAG_MOVED,
@@ -297,12 +333,22 @@ class RegistryService:
                     digest=digest,
                     tag=change.tag,
                     previous_digest=change.old_digest,
+                    operation=operation,
+                    actor=actor,
                 )
 
-    async def delete_manifest(self, name: str, reference: str) -> str:
+    async def delete_manifest(
+        self,
+        name: str,
+        reference: str,
+        actor: str | None = None,
+        operation: Operation = Operation.DELETE,
+    ) -> str:
         """Delete a manifest (by digest) or only a tag; return the manifest's digest."""
         if check_reference(reference):
-            tags = await self.db.write(self.metadata.delete_manifest, name, reference)
+            tags = await self.db.write(
+                self.metadata.delete_manifest, name, reference, actor, operation
+            )
             if tags is None:
                 raise RegistryError(
                     "MANIFEST_UNKNOWN",
@@ -311,10 +357,17 @@ class RegistryService:
                 )
             self.cache.invalidate()
             for tag in tags:
-                self._emit(EventType.TAG_DELETED, name, digest=reference, tag=tag)
-            self._emit(EventType.MANIFEST_DELETED, name, digest=reference)
+                self._emit(
+                    EventType.TAG_DELETED,
+                    name,
+                    digest=reference,
+                    tag=tag,
+                    operation=operation,
+                    actor=actor,
+                )
+            self._emit(EventType.MANIFEST_DELETED, name, digest=reference, actor=actor)
             return reference
-        digest = await self.db.write(self.metadata.delete_tag, name, reference)
+        digest = await self.db.write(self.metadata.delete_tag, name, reference, actor, operation)
         if digest is None:
             raise RegistryError(
                 "MANIFEST_UNKNOWN",
@@ -322,7 +375,14 @@ class RegistryService:
                 {"name": name, "reference": reference},
             )
         self.cache.invalidate()
-        self._emit(EventType.TAG_DELETED, name, digest=digest, tag=reference)
+        self._emit(
+            EventType.TAG_DELETED,
+            name,
+            digest=digest,
+            tag=reference,
+            operation=operation,
+            actor=actor,
+        )
         return digest
 
     async def delete_repository(self, name: str, actor: str | None = None) -> None:

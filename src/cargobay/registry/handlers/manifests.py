@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from cargobay.metadata.store import ManifestRecord
 from cargobay.oci import mediatypes as mt
+from cargobay.registry.access import principal
 from cargobay.registry.errors import RegistryError
 from cargobay.registry.handlers.common import API_VERSION, endpoint, repository, service
 from cargobay.registry.service import is_digest
@@ -80,6 +81,7 @@ async def put_manifest(request: Request) -> Response:
         payload,
         request.headers.get("content-type"),
         request.query_params.getlist("tag"),
+        actor=principal(request).subject or None,
     )
     headers = {
         **API_VERSION,
@@ -97,5 +99,6 @@ async def put_manifest(request: Request) -> Response:
 @endpoint
 async def delete_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
-    digest = await service(request).delete_manifest(repository(request), reference)
+    actor = principal(request).subject or None
+    digest = await service(request).delete_manifest(repository(request), reference, actor)
     return Response(status_code=202, headers={**API_VERSION, "Docker-Content-Digest": digest})
