@@ -1,4 +1,4 @@
-"""Tags as semantic versions: reading and precedence."""
+"""Tags as semantic versions: precedence and ranges."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from itertools import pairwise
 import pytest
 
 from cargobay.oci import semver
-from cargobay.oci.semver import Version
+from cargobay.oci.semver import RangeInvalid, Version
 
 
 def version(tag: str) -> Version:
@@ -181,3 +181,246 @@ def test_versions_keeps_only_semver_tags_lowest_first() -> None:
         version("1.0.0"),
         version("2.0.0"),
     ]
+
+
+# Ranges
+
+
+def assert_range(text: str, inside: list[str], outside: list[str], pre: bool = False) -> None:
+    range_ = semver.parse_range(text)
+    assert [t for t in inside if not range_.matches(version(t), pre)] == []
+    assert [t for t in outside if range_.matches(version(t), pre)] == []
+
+
+@pytest.mark.parametrize("text", ["1.2.3", "=1.2.3", "v1.2.3", "=v1.2.3", " 1.2.3 "])
+def test_an_exact_version_matches_that_version_alone(text: str) -> None:
+    assert_range(text, ["1.2.3", "v1.2.3", "1.2.3_build5"], ["1.2.2", "1.2.4", "1.2.3-rc.1"])
+
+
+@pytest.mark.parametrize(
+    ("text", "inside", "outside"),
+    [
+        (">1.2.3", ["1.2.4", "2.0.0"], ["1.2.3", "1.0.0"]),
+        (">=1.2.3", ["1.2.3", "1.3.0"], ["1.2.2"]),
+        ("<1.2.3", ["1.2.2", "0.0.1"], ["1.2.3"]),
+        ("<=1.2.3", ["1.2.3", "1.0.0"], ["1.2.4"]),
+        (">= 1.2.3", ["1.2.3"], ["1.2.2"]),
+    ],
+)
+def test_comparators_with_full_versions(text: str, inside: list[str], outside: list[str]) -> None:
+    assert_range(text, inside, outside)
+
+
+@pytest.mark.parametrize(
+    ("text", "inside", "outside"),
+    [
+        (">=2", ["2.0.0", "3.1.0"], ["1.9.9"]),
+        (">2", ["3.0.0"], ["2.9.9", "2.0.0"]),
+        (">1.2", ["1.3.0"], ["1.2.9"]),
+        ("<3.1", ["3.0.9"], ["3.1.0", "3.1.5"]),
+        ("<3", ["2.9.9"], ["3.0.0"]),
+        ("<=1.2", ["1.2.9"], ["1.3.0"]),
+        ("<=1", ["1.9.9"], ["2.0.0"]),
+    ],
+)
+def test_a_partial_version_in_a_comparator_stands_for_all_its_versions(
+    text: str, inside: list[str], outside: list[str]
+) -> None:
+    assert_range(text, inside, outside)
+
+
+def test_space_separated_comparators_must_all_match() -> None:
+    assert_range(">=2 <3", ["2.0.0", "2.9.9"], ["1.9.9", "3.0.0"])
+
+
+def test_double_bar_matches_either_side() -> None:
+    assert_range("1.2.3 || >=2 <2.1", ["1.2.3", "2.0.5"], ["1.2.4", "2.1.0"])
+
+
+@pytest.mark.parametrize(
+    ("text", "inside", "outside"),
+    [
+        ("^1.2.3", ["1.2.3", "1.9.0"], ["1.2.2", "2.0.0"]),
+        ("^1.2", ["1.2.0", "1.9.0"], ["1.1.9", "2.0.0"]),
+        ("^1", ["1.0.0", "1.9.9"], ["2.0.0"]),
+        ("^0.2.3", ["0.2.3", "0.2.9"], ["0.2.2", "0.3.0"]),
+        ("^0.0.3", ["0.0.3"], ["0.0.4", "0.0.2"]),
+        ("^0.0", ["0.0.0", "0.0.9"], ["0.1.0"]),
+        ("^0", ["0.0.0", "0.9.9"], ["1.0.0"]),
+        ("^1.x", ["1.0.0", "1.9.0"], ["2.0.0"]),
+    ],
+)
+def test_caret_allows_changes_that_keep_the_leftmost_nonzero_part(
+    text: str, inside: list[str], outside: list[str]
+) -> None:
+    assert_range(text, inside, outside)
+
+
+@pytest.mark.parametrize(
+    ("text", "inside", "outside"),
+    [
+        ("~1.4.0", ["1.4.0", "1.4.9"], ["1.3.9", "1.5.0"]),
+        ("~1.4.2", ["1.4.2", "1.4.9"], ["1.4.1", "1.5.0"]),
+        ("~1.4", ["1.4.0", "1.4.9"], ["1.5.0"]),
+        ("~1", ["1.0.0", "1.9.0"], ["2.0.0"]),
+        ("~0.2.3", ["0.2.3"], ["0.3.0"]),
+    ],
+)
+def test_tilde_allows_patch_changes_or_minor_ones_if_only_major_is_given(
+    text: str, inside: list[str], outside: list[str]
+) -> None:
+    assert_range(text, inside, outside)
+
+
+@pytest.mark.parametrize(
+    ("text", "inside", "outside"),
+    [
+        ("1.x", ["1.0.0", "1.9.9"], ["0.9.9", "2.0.0"]),
+        ("1.X", ["1.0.0"], ["2.0.0"]),
+        ("1", ["1.0.0", "1.9.9"], ["2.0.0"]),
+        ("1.4", ["1.4.0", "1.4.9"], ["1.3.9", "1.5.0"]),
+        ("1.4.*", ["1.4.0", "1.4.9"], ["1.5.0"]),
+        ("1.4.x", ["1.4.0"], ["1.5.0"]),
+        ("1.*.*", ["1.0.0"], ["2.0.0"]),
+        ("*", ["0.0.0", "99.0.0"], []),
+        ("x", ["1.0.0"], []),
+    ],
+)
+def test_x_ranges_and_bare_partials_match_every_version_they_leave_open(
+    text: str, inside: list[str], outside: list[str]
+) -> None:
+    assert_range(text, inside, outside)
+
+
+@pytest.mark.parametrize(
+    ("text", "inside", "outside"),
+    [
+        ("1.2.3 - 2.3.4", ["1.2.3", "2.3.4"], ["1.2.2", "2.3.5"]),
+        ("1.2 - 2.3.4", ["1.2.0"], ["1.1.9", "2.3.5"]),
+        ("1.2.3 - 2.3", ["2.3.9"], ["2.4.0"]),
+        ("1.2.3 - 2", ["2.9.9"], ["3.0.0"]),
+        ("1.2.3 - *", ["99.0.0"], ["1.2.2"]),
+    ],
+)
+def test_hyphen_ranges_include_both_ends(text: str, inside: list[str], outside: list[str]) -> None:
+    assert_range(text, inside, outside)
+
+
+@pytest.mark.parametrize("text", ["*", ">=1", "^1.0.0", "1.x", "latest"])
+def test_prereleases_match_only_when_included(text: str) -> None:
+    assert_range(text, [], ["1.5.0-rc.1"])
+    assert_range(text, ["1.5.0-rc.1"], [], pre=True)
+
+
+def test_naming_a_prerelease_opts_into_that_versions_prereleases_only() -> None:
+    assert_range(">=1.2.3-rc.1", ["1.2.3-rc.1", "1.2.3-rc.2", "1.2.3", "1.2.4"], ["1.2.4-rc.1"])
+    assert_range("^1.2.3-beta.2", ["1.2.3-beta.4"], ["1.2.3-beta.1", "1.2.4-beta.2"])
+
+
+def test_the_opt_in_holds_within_its_own_alternative_only() -> None:
+    assert_range(">=2.0.0-rc.1 || 1.x", ["2.0.0-rc.2"], ["1.5.0-rc.1"])
+    assert_range("* || >=2.0.0-rc.1", ["2.0.0-rc.2"], ["1.5.0-rc.1"])
+
+
+def test_a_partial_upper_bound_excludes_the_next_versions_prereleases_even_when_included() -> None:
+    assert_range("1.x", ["1.9.9", "1.0.0-rc.1"], ["2.0.0-rc.1"], pre=True)
+    assert_range("<2", [], ["2.0.0-rc.1"], pre=True)
+
+
+def test_a_partial_covers_its_prereleases_once_another_comparator_opts_in() -> None:
+    assert_range("1.1.x >=1.1.0-beta.1", ["1.1.0-rc.2"], ["1.1.1-rc.1"])
+
+
+def test_a_full_upper_bound_admits_its_prereleases_when_included() -> None:
+    assert_range("<2.0.0", ["2.0.0-rc.1"], [], pre=True)
+
+
+@pytest.mark.parametrize("text", ["stable", "latest stable", "  latest   stable "])
+def test_stable_matches_every_release_and_never_a_prerelease(text: str) -> None:
+    assert_range(text, ["0.0.1", "1.0.0", "v9.9.9_b1"], ["1.0.0-rc.1"], pre=True)
+
+
+def test_latest_matches_any_version_prereleases_only_when_included() -> None:
+    assert_range("latest", ["0.0.1", "v9.9.9"], ["1.0.0-rc.1"])
+    assert_range("latest", ["1.0.0-rc.1"], [], pre=True)
+
+
+def test_a_range_keeps_its_text() -> None:
+    range_ = semver.parse_range(" ^1.2 || 2.x ")
+    assert range_.text == " ^1.2 || 2.x "
+    assert str(range_) == " ^1.2 || 2.x "
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "abc",
+        "main",
+        "latest-ish",
+        "stable || 1",
+        ">=",
+        ">=>=1",
+        "=>1",
+        "==1",
+        "< =1",
+        "~>1.2",
+        "^",
+        "1.2.3.4",
+        "01.2",
+        "1.x.3",
+        "1.2-rc.1",
+        ">*",
+        "<x",
+        "1 ||",
+        "|| 1",
+        "1 || || 2",
+        "1 | 2",
+        "1.2.3 -",
+        "1.2.3 - 2 - 3",
+        "1.2.3 - >=2",
+        "vv1",
+        "1" * 300,
+        "1." + "9" * 5000,
+    ],
+)
+def test_ranges_that_cannot_be_read_raise_range_invalid(text: str) -> None:
+    with pytest.raises(RangeInvalid):
+        semver.parse_range(text)
+
+
+def test_range_invalid_is_a_value_error_that_names_the_range() -> None:
+    with pytest.raises(ValueError) as caught:
+        semver.parse_range(">=2 <x.1")
+    assert "'>=2 <x.1'" in str(caught.value) and "'x.1'" in str(caught.value)
+
+
+MIXED = ["latest", "main", "1.2.3", "v1.4.0", "1.10.0-rc.1", "2.0.0", "sha-abc123", "1.4"]
+
+
+@pytest.mark.parametrize(
+    ("text", "pre", "expected"),
+    [
+        ("^1", False, "v1.4.0"),
+        ("^1", True, "1.10.0-rc.1"),
+        ("*", False, "2.0.0"),
+        ("<1.4", False, "1.2.3"),
+        ("latest stable", True, "2.0.0"),
+        ("^3", False, None),
+    ],
+)
+def test_resolve_picks_the_highest_matching_semver_tag(
+    text: str, pre: bool, expected: str | None
+) -> None:
+    found = semver.resolve(semver.parse_range(text), MIXED, include_prerelease=pre)
+    assert (found.tag if found else None) == expected
+
+
+def test_resolve_breaks_a_precedence_tie_by_tag_text() -> None:
+    found = semver.resolve(semver.parse_range("1.2.3"), ["v1.2.3", "1.2.3", "1.2.3_b1"])
+    assert found is not None and found.tag == "v1.2.3"
+
+
+def test_resolve_without_semver_tags_finds_nothing() -> None:
+    assert semver.resolve(semver.parse_range("*"), ["latest", "main"]) is None

@@ -1,17 +1,20 @@
-"""Image tags read as semantic versions (semver.org 2.0.0).
+"""Image tags read as semantic versions (semver.org 2.0.0), and ranges over them.
 
 OCI tags cannot contain `+`, so, as Helm does, `_` stands for the `+` before build metadata:
 the tag `1.2.3_build.5` is the version `1.2.3+build.5`. A `v` or `V` prefix is allowed.
+Ranges follow npm's node-semver (the common subset); see `parse_range`.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-# node-semver's limit too; it keeps int() far from Python's 4300-digit limit.
+# node-semver's limit too; it bounds the work on untrusted query strings and keeps int() far
+# from Python's 4300-digit limit.
 MAX_LENGTH = 256
 
 _NUMBER = r"0|[1-9][0-9]*"
@@ -109,3 +112,208 @@ def sort_tags(tags: Iterable[str]) -> list[str]:
     tags = list(tags)
     others = sorted(tag for tag in tags if parse(tag) is None)
     return [v.tag for v in versions(tags)] + others
+
+
+# Ranges
+
+
+class RangeInvalid(ValueError):
+    """A range that cannot be read; the message says why (callers answer 400)."""
+
+
+_COMPARE: dict[str, Callable[[_Precedence, _Precedence], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": operator.eq,
+}
+
+
+@dataclass(frozen=True)
+class Comparator:
+    """One `op bound` test such as `>=1.2.0`: the plain form every range is rewritten to.
+
+    `opts_in` marks a bound whose prerelease the range's text named, which lets that version's
+    prereleases match (see `Range.matches`); the `-0` bounds of the rewriting do not.
+    """
+
+    op: str  # a key of _COMPARE
+    bound: Version
+    opts_in: bool = False
+
+    def test(self, version: Version) -> bool:
+        """Precedence only; the prerelease rule belongs to the set."""
+        return _COMPARE[self.op](version.precedence(), self.bound.precedence())
+
+    def __str__(self) -> str:
+        return f"{self.op}{self.bound.tag}"
+
+
+@dataclass(frozen=True)
+class Range:
+    """Sets of comparators: a version matches if it passes every comparator of some set.
+
+    `stable_only` is the `stable` keyword: prereleases never match, whatever the caller allows.
+    """
+
+    text: str
+    sets: tuple[tuple[Comparator, ...], ...]
+    stable_only: bool = False
+
+    def matches(self, version: Version, include_prerelease: bool = False) -> bool:
+        if self.stable_only and version.is_prerelease:
+            return False
+        return any(_set_matches(s, version, include_prerelease) for s in self.sets)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _set_matches(comparators: tuple[Comparator, ...], version: Version, pre: bool) -> bool:
+    if not all(c.test(version) for c in comparators):
+        return False
+    if not version.is_prerelease or pre:
+        return True
+    # npm's rule: a set opts into the prereleases of a MAJOR.MINOR.PATCH it names with a
+    # prerelease, and no others: `>=1.2.3-rc.1` takes 1.2.3-rc.2 but not 1.2.4-rc.1. Who
+    # writes `1.x` and includes prereleases gets 1.0.0-rc.1 too, as with npm.
+    return any(c.opts_in and _core(c.bound) == _core(version) for c in comparators)
+
+
+def _core(version: Version) -> tuple[int, int, int]:
+    return (version.major, version.minor, version.patch)
+
+
+_KEYWORDS = {"latest": False, "stable": True, "latest stable": True}  # keyword: stable_only
+_OPERATORS = ("<=", ">=", "<", ">", "=", "^", "~")  # two-character ones first
+_HYPHEN = re.compile(r"(\S+)\s+-\s+(\S+)")
+# `>= 1.2` is `>=1.2`, but `< = 1` stays two (bad) tokens.
+_OPERATOR_SPACE = re.compile(r"(<=|>=|<|>|=|\^|~)\s+(?=[0-9vVxX*])")
+_WILDCARDS = ("x", "X", "*")
+
+_Numbers = tuple[int, ...]  # the numbers an operand gives: none (`*`) to three
+_Prerelease = tuple[str | int, ...]
+
+
+def parse_range(text: str) -> Range:
+    """Read an npm-style range; raise RangeInvalid if it cannot be read.
+
+    Forms: `1.2.3`, `=1.2.3`, `v1.2.3`; `>`, `>=`, `<`, `<=` with full or partial versions;
+    space-separated comparators are ANDed and `||` ORs them; `^1.2.3`, `~1.4`; x-ranges
+    `1.x`, `1.4.*`, `*`, `1`, `1.4`; hyphen ranges `1.2.3 - 2.3.4`. The whole text may instead
+    be a keyword: `stable` or `latest stable` (any release, never a prerelease) or `latest`
+    (any version, as `*`: prereleases only when the caller includes them).
+    """
+    if len(text) > MAX_LENGTH:
+        raise RangeInvalid(f"range is longer than {MAX_LENGTH} characters")
+    words = " ".join(text.split())
+    if words in _KEYWORDS:
+        return Range(text, ((),), stable_only=_KEYWORDS[words])
+    if not words:
+        # npm reads an empty range as `*`; here it is more likely a missing parameter.
+        raise RangeInvalid("range is empty")
+    # Each alternative keeps its own prerelease opt-in (npm drops them all when one is `*`).
+    return Range(text, tuple(_comparator_set(part, text) for part in text.split("||")))
+
+
+def _comparator_set(part: str, text: str) -> tuple[Comparator, ...]:
+    part = part.strip()
+    if not part:
+        raise RangeInvalid(f"range {text!r} has an empty alternative beside '||'")
+    hyphen = _HYPHEN.fullmatch(part)
+    if hyphen:
+        # Unlike npm, `1.2.3 - 2` starts at 1.2.3 even when the caller includes prereleases,
+        # as `>=1.2.3` does.
+        low, high = (_operand(side, text) for side in hyphen.groups())
+        return tuple(_lower(*low) + _upper(*high))
+    comparators: list[Comparator] = []
+    for token in _OPERATOR_SPACE.sub(r"\1", part).split():
+        op = next((op for op in _OPERATORS if token.startswith(op)), "")
+        comparators += _desugar(op, *_operand(token[len(op) :], text), text)
+    return tuple(comparators)
+
+
+def _operand(text: str, whole: str) -> tuple[_Numbers, _Prerelease]:
+    version = parse(text)
+    if version is not None:
+        return _core(version), version.prerelease
+    pieces = text.removeprefix(_prefix(text)).split(".")
+    given = list(pieces)
+    while given and given[-1] in _WILDCARDS:
+        given.pop()
+    numbers = _numbers(".".join(given)) if given else ()
+    if numbers is None or len(pieces) > 3:
+        raise RangeInvalid(f"range {whole!r}: {text!r} is not a version or x-range")
+    return numbers, ()
+
+
+def _bound(numbers: _Numbers, prerelease: _Prerelease = ()) -> Version:
+    major, minor, patch = (*numbers, 0, 0, 0)[:3]
+    tag = f"{major}.{minor}.{patch}" + ("-" + ".".join(map(str, prerelease)) if prerelease else "")
+    return Version(major, minor, patch, prerelease, None, tag)
+
+
+def _at(op: str, numbers: _Numbers, prerelease: _Prerelease) -> Comparator:
+    return Comparator(op, _bound(numbers, prerelease), opts_in=bool(prerelease))
+
+
+# X-0 is the lowest version of X, below all its prereleases: `>=1.0.0-0 <2.0.0-0` is 1.x, and
+# takes 1.0.0-rc.1 when the caller includes prereleases but never 2.0.0-rc.1.
+def _from(numbers: _Numbers) -> Comparator:
+    return Comparator(">=", _bound(numbers, (0,)))
+
+
+def _below(numbers: _Numbers) -> Comparator:
+    return Comparator("<", _bound(numbers, (0,)))
+
+
+def _bump(numbers: _Numbers, index: int) -> _Numbers:
+    return (*numbers[:index], numbers[index] + 1)
+
+
+def _lower(numbers: _Numbers, prerelease: _Prerelease) -> list[Comparator]:
+    """At least the lowest version the operand covers (`1.4` covers 1.4.0-0 up)."""
+    if len(numbers) == 3:
+        return [_at(">=", numbers, prerelease)]
+    return [_from(numbers)] if numbers else []
+
+
+def _upper(numbers: _Numbers, prerelease: _Prerelease) -> list[Comparator]:
+    """At most the highest version the operand covers (`1.4` covers up to 1.5.0-0, excluded)."""
+    if len(numbers) == 3:
+        return [_at("<=", numbers, prerelease)]
+    return [_below(_bump(numbers, len(numbers) - 1))] if numbers else []
+
+
+def _desugar(op: str, numbers: _Numbers, prerelease: _Prerelease, text: str) -> list[Comparator]:
+    """One range token as plain comparators, the way node-semver rewrites it."""
+    if op in ("^", "~"):
+        if not numbers:
+            return []
+        if op == "^":
+            # The leftmost non-zero part may not change; in `^0.0` and `^0.0.3` the last given.
+            index = next((i for i, n in enumerate(numbers) if n), len(numbers) - 1)
+        else:
+            index = 0 if len(numbers) == 1 else 1
+        return [*_lower(numbers, prerelease), _below(_bump(numbers, index))]
+    if len(numbers) == 3:
+        return [_at(op or "=", numbers, prerelease)]
+    # A partial version stands for all its versions: `<=1.2` is up to every 1.2.x.
+    if op in ("", "="):
+        return _lower(numbers, ()) + _upper(numbers, ())
+    if op == ">=":
+        return _lower(numbers, ())
+    if op == "<=":
+        return _upper(numbers, ())
+    if not numbers:
+        raise RangeInvalid(f"range {text!r}: '{op}*' matches no version")
+    if op == ">":
+        return [_from(_bump(numbers, len(numbers) - 1))]
+    return [_below(numbers)]  # "<"
+
+
+def resolve(range_: Range, tags: Iterable[str], include_prerelease: bool = False) -> Version | None:
+    """The highest semver tag that `range_` matches; other tags are ignored."""
+    found = (v for v in map(parse, tags) if v and range_.matches(v, include_prerelease))
+    return max(found, default=None)
