@@ -1,4 +1,4 @@
-"""Tags as semantic versions: precedence and ranges."""
+"""Tags as semantic versions: precedence, ranges and floating tags."""
 
 from __future__ import annotations
 
@@ -424,3 +424,78 @@ def test_resolve_breaks_a_precedence_tie_by_tag_text() -> None:
 
 def test_resolve_without_semver_tags_finds_nothing() -> None:
     assert semver.resolve(semver.parse_range("*"), ["latest", "main"]) is None
+
+
+# Floating tags
+
+
+@pytest.mark.parametrize(
+    ("tag", "targets"),
+    [
+        ("1.4.2", ["1.4", "1", "latest"]),
+        ("1.4.2_build.7", ["1.4", "1", "latest"]),
+        ("v1.4.2", ["v1.4", "v1", "latest"]),
+        ("V0.1.0", ["V0.1", "V0", "latest"]),
+    ],
+)
+def test_a_release_may_move_its_minor_major_and_latest_tags(tag: str, targets: list[str]) -> None:
+    assert semver.floating_targets(version(tag)) == targets
+
+
+def test_a_prerelease_floats_only_when_allowed() -> None:
+    assert semver.floating_targets(version("2.0.0-rc.1")) == []
+    assert semver.floating_targets(version("2.0.0-rc.1"), include_prerelease=True) == [
+        "2.0",
+        "2",
+        "latest",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("floating", "candidate", "existing", "expected"),
+    [
+        # The highest version moves every float that covers it.
+        ("1.4", "1.4.3", ["1.4.2", "1.3.9"], True),
+        ("1", "1.4.3", ["1.4.2", "1.3.9"], True),
+        ("latest", "1.4.3", ["1.4.2", "1.3.9"], True),
+        # A patch to an older line moves its own float, not the wider ones.
+        ("1.4", "1.4.2", ["1.4.1", "1.5.0"], True),
+        ("1", "1.4.2", ["1.4.1", "1.5.0"], False),
+        ("latest", "1.4.2", ["1.4.1", "1.5.0"], False),
+        # A re-push of an older patch moves nothing.
+        ("1.4", "1.4.2", ["1.4.3"], False),
+        ("1", "1.4.2", ["1.4.3"], False),
+        # Versions outside the float's reach do not hold it back.
+        ("1", "1.4.2", ["2.0.0", "0.9.0"], True),
+        ("1.4", "1.4.2", ["1.5.0", "2.0.0"], True),
+        # Another build of the same version takes the float: the newer push wins.
+        ("1.4", "1.4.2_build.2", ["1.4.2_build.1", "1.4.2"], True),
+        # Other tags are ignored.
+        ("latest", "1.0.0", ["latest", "main", "1.4", "sha-abc"], True),
+        # A float that does not cover the candidate stays.
+        ("1.5", "1.4.2", [], False),
+        ("2", "1.4.2", [], False),
+        ("v1", "1.4.2", [], False),
+        ("main", "1.4.2", [], False),
+    ],
+)
+def test_a_float_moves_to_the_highest_version_it_covers(
+    floating: str, candidate: str, existing: list[str], expected: bool
+) -> None:
+    assert semver.should_float(floating, version(candidate), existing) is expected
+
+
+def test_prereleases_neither_take_nor_hold_a_float_unless_allowed() -> None:
+    assert not semver.should_float("2", version("2.0.0-rc.1"), [])
+    assert semver.should_float("2", version("2.0.0-rc.1"), [], include_prerelease=True)
+    assert semver.should_float("1", version("1.4.2"), ["1.5.0-rc.1"])
+    assert not semver.should_float("1", version("1.4.2"), ["1.5.0-rc.1"], include_prerelease=True)
+
+
+def test_v_prefixed_and_plain_tags_are_separate_families_except_for_latest() -> None:
+    existing = ["v1.9.0", "1.2.0"]
+    assert semver.should_float("1", version("1.4.2"), existing)
+    assert not semver.should_float("v1", version("v1.4.2"), existing)
+    assert not semver.should_float("v1", version("1.9.1"), existing)
+    assert not semver.should_float("latest", version("1.4.2"), existing)
+    assert semver.should_float("latest", version("1.9.1"), existing)

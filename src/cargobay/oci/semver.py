@@ -1,4 +1,4 @@
-"""Image tags read as semantic versions (semver.org 2.0.0), and ranges over them.
+"""Image tags read as semantic versions (semver.org 2.0.0), ranges over them, floating tags.
 
 OCI tags cannot contain `+`, so, as Helm does, `_` stands for the `+` before build metadata:
 the tag `1.2.3_build.5` is the version `1.2.3+build.5`. A `v` or `V` prefix is allowed.
@@ -317,3 +317,51 @@ def resolve(range_: Range, tags: Iterable[str], include_prerelease: bool = False
     """The highest semver tag that `range_` matches; other tags are ignored."""
     found = (v for v in map(parse, tags) if v and range_.matches(v, include_prerelease))
     return max(found, default=None)
+
+
+# Floating tags
+
+
+def floating_targets(version: Version, include_prerelease: bool = False) -> list[str]:
+    """The floating tags a push of `version` could move: `1.4`, `1`, `latest` for 1.4.2.
+
+    The `v` prefix is kept (`v1.4`, `v1`); a prerelease floats only if the caller allows it.
+    """
+    if version.is_prerelease and not include_prerelease:
+        return []
+    prefix = _prefix(version.tag)
+    return [f"{prefix}{version.major}.{version.minor}", f"{prefix}{version.major}", "latest"]
+
+
+def _covers(floating_tag: str, version: Version) -> bool:
+    if floating_tag == "latest":
+        return True
+    numbers = parse_partial(floating_tag)
+    if numbers is None or _prefix(floating_tag) != _prefix(version.tag):
+        return False
+    return (version.major, version.minor)[: len(numbers)] == numbers
+
+
+def should_float(
+    floating_tag: str,
+    candidate: Version,
+    existing: Iterable[str],
+    include_prerelease: bool = False,
+) -> bool:
+    """Whether `floating_tag` should move to `candidate`, given the repository's other tags.
+
+    It should if it covers `candidate` and no covered version in `existing` is higher; one of
+    equal precedence (another build of the same version) does not stop it: the newer push
+    wins. `1.4` covers 1.4.x and `1` covers 1.x.y with the same prefix (`v1` only v1.x.y);
+    `latest` covers every version. Prereleases count only with `include_prerelease`. A tag
+    that is not a floating tag covers nothing.
+    """
+
+    def counts(version: Version) -> bool:
+        allowed = include_prerelease or not version.is_prerelease
+        return allowed and _covers(floating_tag, version)
+
+    if not counts(candidate):
+        return False
+    highest = candidate.precedence()
+    return all(v.precedence() <= highest for v in map(parse, existing) if v and counts(v))
