@@ -65,6 +65,22 @@ class Settings(BaseSettings):
         description="How long a manifest that a tag's history refers to (or that was deleted) "
         "stays restorable before garbage collection may reclaim it.",
     )
+    job_poll_interval_seconds: float = Field(
+        5,
+        gt=0,
+        le=3600,
+        description="How often each node looks for queued background jobs and due schedules "
+        "(a job queued on the node itself starts at once).",
+    )
+    job_lease_seconds: int = Field(
+        60,
+        ge=5,
+        description="A running job's lease, renewed by its node every third of it; a job whose "
+        "node stops renewing is taken over by another node when the lease runs out.",
+    )
+    job_max_attempts: int = Field(
+        3, ge=1, description="How often a job whose node died is started again before it fails."
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
         description="SQLite WAL durability: NORMAL survives process crashes, FULL also power loss.",

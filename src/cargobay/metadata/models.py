@@ -317,3 +317,80 @@ class Secret(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # nonce + ciphertext + tag
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- background jobs -----------------------------------------------------------------------
+
+
+class Job(Base):
+    """One unit of background work (`cargobay.jobs`): queued, running on one node, finished.
+
+    `payload` and `result` are JSON text. A running job holds a lease (`lease_until`) that
+    its node renews; a job whose lease ran out is queued again, `attempts` bounding how often.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    # What the job is about (`retention-policy:7`), so a thing's runs are listed by index.
+    target: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | succeeded | failed
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    run_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    node: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str | None] = mapped_column(NAME, nullable=True)
+
+    __table_args__ = (
+        Index("ix_jobs_status_run_after_id", "status", "run_after", "id"),
+        Index("ix_jobs_kind_target_id", "kind", "target", "id"),
+    )
+
+
+class Schedule(Base):
+    """A recurring job: when `next_run_at` is due, exactly one node moves it on (compare and
+    set) and enqueues a job of `kind` with `payload`."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    cron: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_schedules_next_run_at", "next_run_at"),)
+
+
+# -- retention -----------------------------------------------------------------------------
+
+
+class RetentionPolicy(Base):
+    """Which tags and manifests of a project's repositories to keep; the rest is deleted.
+
+    `rules` is JSON (see `cargobay.lifecycle.retention.Rules`); `schedule` a cron expression,
+    None for a policy run on demand only.
+    """
+
+    __tablename__ = "retention_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(NAME)
+    repository: Mapped[str] = mapped_column(String(255), default="**")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    schedule: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    rules: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(NAME, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
