@@ -32,9 +32,13 @@ from cargobay.auth.throttle import LoginThrottle, ThrottleSettings
 from cargobay.auth.tokens import TokenIssuer, TokenKeys, ensure_key
 from cargobay.config import Settings
 from cargobay.events import Dispatcher
+from cargobay.jobs import Jobs, build_jobs
+from cargobay.lifecycle.retention_service import RetentionService
 from cargobay.logs import setup_logging
 from cargobay.metadata.access_store import AccessStore
 from cargobay.metadata.db import create_db_engine, is_sqlite, migrate
+from cargobay.metadata.job_store import JobStore
+from cargobay.metadata.retention_store import RetentionStore
 from cargobay.metadata.secret_store import SecretStore
 from cargobay.metadata.store import MetadataStore
 from cargobay.registry.cache import FileGeneration, Generation, GenerationCache, RedisGeneration
@@ -145,6 +149,17 @@ async def _purge_uploads_forever(registry: RegistryService, settings: Settings) 
         await asyncio.sleep(settings.upload_purge_interval_seconds)
 
 
+def build_jobs_and_retention(
+    settings: Settings, registry: RegistryService
+) -> tuple[Jobs, RetentionService]:
+    """The background work queue on the registry's database, with the job kinds it runs."""
+    engine, gate = registry.metadata.engine, registry.metadata.gate
+    jobs = build_jobs(settings, JobStore(engine, gate), registry.db)
+    retention = RetentionService(registry, RetentionStore(engine, gate), jobs)
+    retention.register()
+    return jobs, retention
+
+
 def _health_routes(registry: RegistryService) -> list[Route]:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -194,6 +209,7 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     registry = build_registry(settings, events)
     access = build_access(settings, registry)
     accounts = Accounts(access.store, registry.db, (access.cache, registry.cache), registry.events)
+    jobs, retention = build_jobs_and_retention(settings, registry)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -201,6 +217,8 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
         tasks = [
             asyncio.create_task(_purge_uploads_forever(registry, settings)),
             asyncio.create_task(_flush_usage_forever(access)),
+            asyncio.create_task(jobs.worker.run_forever()),
+            asyncio.create_task(jobs.scheduler.run_forever(settings.job_poll_interval_seconds)),
         ]
         try:
             yield
@@ -214,11 +232,14 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
             registry.db.close()
             registry.metadata.engine.dispose()
 
+    api = create_api(registry, access, accounts, settings)
+    api.state.jobs = jobs
+    api.state.retention = retention
     app = Starlette(
         routes=[
             *registry_routes,
             *_health_routes(registry),
-            Mount("/api/v1", app=create_api(registry, access, accounts, settings)),
+            Mount("/api/v1", app=api),
         ],
         exception_handlers={HTTPException: _http_error},
         middleware=[Middleware(AccessLog)],
@@ -228,4 +249,6 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     app.state.access = access
     app.state.accounts = accounts
     app.state.settings = settings
+    app.state.jobs = jobs
+    app.state.retention = retention
     return app

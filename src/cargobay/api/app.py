@@ -9,7 +9,18 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from cargobay import __version__
-from cargobay.api import members, problems, projects, repositories, robots, system, tokens, users
+from cargobay.api import (
+    jobs,
+    members,
+    problems,
+    projects,
+    repositories,
+    retention,
+    robots,
+    system,
+    tokens,
+    users,
+)
 from cargobay.api.needs import Need, Rule, routes
 from cargobay.auth.accounts import Accounts
 from cargobay.auth.service import AccessService
@@ -25,6 +36,8 @@ ROUTERS = (
     robots.project_router,
     robots.system_router,
     repositories.router,
+    retention.router,
+    jobs.router,
 )
 
 

@@ -4,7 +4,7 @@ secret's hash; a robot's or token's secret appears once, in the answer that crea
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -187,3 +187,65 @@ class SystemInfo(BaseModel):
     database: str
     storage: str
     self_service_projects: bool
+
+
+# -- background jobs -----------------------------------------------------------------------
+
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+
+
+class Job(BaseModel):
+    id: int
+    kind: str
+    target: str | None
+    payload: dict[str, Any]
+    status: JobStatus
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    run_after: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    lease_until: datetime | None
+    node: str | None
+    attempts: int
+    created_by: str | None
+
+
+# -- retention -----------------------------------------------------------------------------
+
+RULES_DESCRIPTION = (
+    'Filters and keep rules, e.g. {"filters": {"tags": ["v*"], "untagged_days": 7}, '
+    '"keep": {"latest": {"count": 5, "by": "semver"}, "pulled_within_days": 30}}; '
+    "see docs/lifecycle.md (Retention)."
+)
+
+
+class RetentionPolicyBody(Body):
+    name: Name
+    repository: Annotated[
+        str, Field(min_length=1, max_length=255, description="Glob over repository names")
+    ] = "**"
+    enabled: bool = True
+    schedule: Annotated[
+        str | None,
+        Field(max_length=255, description="Cron expression (UTC); none: on demand only"),
+    ] = None
+    rules: Annotated[dict[str, Any], Field(description=RULES_DESCRIPTION)] = {}
+
+
+class RetentionPolicy(BaseModel):
+    id: int
+    project: str
+    name: str
+    repository: str
+    enabled: bool
+    schedule: str | None
+    rules: dict[str, Any]
+    created_by: str | None
+    created_at: datetime
+    next_run_at: datetime | None
+
+
+class RetentionRun(Body):
+    dry_run: bool = False

@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from cargobay.auth.accounts import Accounts
+from cargobay.jobs import Jobs
+from cargobay.lifecycle.retention_service import RetentionService
 from cargobay.registry.service import RegistryService
 
 
@@ -14,3 +16,11 @@ def accounts(request: Request) -> Accounts:
 
 def registry(request: Request) -> RegistryService:
     return request.app.state.registry
+
+
+def jobs(request: Request) -> Jobs:
+    return request.app.state.jobs
+
+
+def retention(request: Request) -> RetentionService:
+    return request.app.state.retention

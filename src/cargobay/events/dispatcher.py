@@ -40,6 +40,11 @@ class EventType(StrEnum):
     TOKEN_CREATED = "token.created"
     TOKEN_REVOKED = "token.revoked"
     TOKEN_DELETED = "token.deleted"
+    # Retention (`project` and `subject`, the policy's name, are set).
+    RETENTION_POLICY_CREATED = "retention_policy.created"
+    RETENTION_POLICY_UPDATED = "retention_policy.updated"
+    RETENTION_POLICY_DELETED = "retention_policy.deleted"
+    RETENTION_RUN_FINISHED = "retention.run_finished"  # `operation`: "run" or "dry_run"
 
 
 @dataclass(frozen=True, slots=True)

@@ -497,8 +497,11 @@ class MetadataStore:
         digest: str,
         actor: str | None = None,
         operation: Operation = Operation.DELETE,
+        *,
+        only_untagged: bool = False,
     ) -> list[str] | None:
-        """Delete a manifest and its tags; return the tags it had, or None if it was absent.
+        """Delete a manifest and its tags; return the tags it had, or None if it was absent
+        (or, with `only_untagged`, tagged: retention must not delete a tag pushed meanwhile).
 
         The row stays, marked deleted, so that history can restore it; garbage collection
         removes it once the history window has passed.
@@ -517,6 +520,8 @@ class MetadataStore:
                     select(Tag.name).where(Tag.manifest_id == row.id).order_by(Tag.name)
                 )
             )
+            if only_untagged and tags:
+                return None
             connection.execute(delete(Tag).where(Tag.manifest_id == row.id))
             for tag in tags:
                 record(connection, repository_id, tag, digest, None, operation, actor)
@@ -531,8 +536,11 @@ class MetadataStore:
         tag: str,
         actor: str | None = None,
         operation: Operation = Operation.DELETE,
+        *,
+        expected_digest: str | None = None,
     ) -> str | None:
-        """Delete only a tag; return the digest it pointed at, or None if it was absent."""
+        """Delete only a tag; return the digest it pointed at, or None if it was absent (or,
+        with `expected_digest`, points elsewhere: it moved since the caller looked)."""
         with self._write() as connection:
             row = connection.execute(
                 select(Tag.repository_id, Manifest.digest)
@@ -540,7 +548,7 @@ class MetadataStore:
                 .join(Manifest, Manifest.id == Tag.manifest_id)
                 .where(Repository.name == name, Tag.name == tag)
             ).first()
-            if row is None:
+            if row is None or expected_digest not in (None, row.digest):
                 return None
             connection.execute(
                 delete(Tag).where(Tag.repository_id == row.repository_id, Tag.name == tag)

@@ -1,0 +1,303 @@
+"""Queries of retention: policies, and the snapshot of a repository a run decides on.
+
+A policy's schedule lives in the `schedules` table (name `retention-policy:ID`) and is
+written in the same transaction as the policy, so the two cannot disagree.
+
+Three facts come from features built beside this one; each is read by one small function
+here, to adapt when they land:
+- `_labels`: an artifact's labels (the `artifact_labels` table); none until then.
+- `_pull_times`: when an artifact was last pulled (`manifests.last_pulled_at`), used as
+  soon as the column exists.
+- `project_stages`: the project's stage tags; None (the default stages) until then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cargobay.metadata.db import WRITE, WriteGate
+from cargobay.metadata.errors import Conflict
+from cargobay.metadata.job_store import drop_schedule, put_schedule
+from cargobay.metadata.models import (
+    Manifest,
+    ManifestReference,
+    Project,
+    Repository,
+    RetentionPolicy,
+    Tag,
+    as_utc,
+    as_utc_or_none,
+    utcnow,
+)
+
+RUN_KIND = "retention.run"
+
+
+def schedule_name(policy_id: int) -> str:
+    return f"retention-policy:{policy_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRecord:
+    id: int
+    project: str
+    name: str
+    repository: str
+    enabled: bool
+    schedule: str | None
+    rules: dict[str, Any]
+    created_by: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyValues:
+    """What a policy's owner sets (on create and on update)."""
+
+    name: str
+    repository: str
+    enabled: bool
+    schedule: str | None
+    rules: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TagRow:
+    name: str
+    manifest_id: int
+    pushed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRow:
+    id: int
+    digest: str
+    pushed_at: datetime
+    subject: str | None
+    children: tuple[str, ...]
+    pulled_at: datetime | None
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryContents:
+    tags: list[TagRow]
+    manifests: list[ManifestRow]
+
+
+_POLICY = select(*RetentionPolicy.__table__.c, Project.name.label("project")).join(
+    Project, Project.id == RetentionPolicy.project_id
+)
+
+
+def _policy(row: Any) -> PolicyRecord:
+    return PolicyRecord(
+        row.id,
+        row.project,
+        row.name,
+        row.repository,
+        row.enabled,
+        row.schedule,
+        json.loads(row.rules),
+        row.created_by,
+        as_utc(row.created_at),
+    )
+
+
+NextRun = Callable[[str], datetime]  # the next run of a cron expression, from now
+
+
+class RetentionStore:
+    def __init__(self, engine: Engine, gate: WriteGate) -> None:
+        self.engine = engine
+        self.gate = gate
+        self._writer = engine.execution_options(**WRITE)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.gate.held(), self._writer.begin() as connection:
+            yield connection
+
+    # -- policies --------------------------------------------------------------------------
+
+    def create(
+        self, project: str, values: PolicyValues, created_by: str | None, next_run: NextRun
+    ) -> PolicyRecord | None:
+        """The new policy; None if the project does not exist. Conflict on a taken name."""
+        try:
+            with self._write() as connection:
+                project_id = connection.scalar(select(Project.id).where(Project.name == project))
+                if project_id is None:
+                    return None
+                policy_id = connection.execute(
+                    insert(RetentionPolicy)
+                    .values(
+                        project_id=project_id,
+                        **_columns(values),
+                        created_by=created_by,
+                        created_at=utcnow(),
+                    )
+                    .returning(RetentionPolicy.id)
+                ).scalar_one()
+                _sync_schedule(connection, policy_id, values, next_run)
+                return self._get(connection, policy_id)
+        except IntegrityError:
+            raise Conflict(
+                f"project {project} has a retention policy named {values.name}"
+            ) from None
+
+    def update(
+        self, policy_id: int, values: PolicyValues, next_run: NextRun
+    ) -> PolicyRecord | None:
+        try:
+            with self._write() as connection:
+                changed = connection.execute(
+                    update(RetentionPolicy)
+                    .where(RetentionPolicy.id == policy_id)
+                    .values(**_columns(values))
+                )
+                if changed.rowcount != 1:
+                    return None
+                _sync_schedule(connection, policy_id, values, next_run)
+                return self._get(connection, policy_id)
+        except IntegrityError:
+            raise Conflict(f"the project has a retention policy named {values.name}") from None
+
+    def delete(self, policy_id: int) -> bool:
+        with self._write() as connection:
+            drop_schedule(connection, schedule_name(policy_id))
+            result = connection.execute(
+                delete(RetentionPolicy).where(RetentionPolicy.id == policy_id)
+            )
+            return result.rowcount > 0
+
+    def get(self, policy_id: int) -> PolicyRecord | None:
+        with self.engine.connect() as connection:
+            return self._get(connection, policy_id)
+
+    @staticmethod
+    def _get(connection: Connection, policy_id: int) -> PolicyRecord | None:
+        row = connection.execute(_POLICY.where(RetentionPolicy.id == policy_id)).first()
+        return _policy(row) if row else None
+
+    def list(self, project: str, limit: int, after: int | None) -> list[PolicyRecord]:
+        query = _POLICY.where(Project.name == project).order_by(RetentionPolicy.id).limit(limit)
+        if after is not None:
+            query = query.where(RetentionPolicy.id > after)
+        with self.engine.connect() as connection:
+            return [_policy(row) for row in connection.execute(query)]
+
+    # -- what a run looks at ---------------------------------------------------------------
+
+    def project_repositories(self, project: str, unnamespaced: bool) -> list[str]:
+        in_project = Repository.name.startswith(f"{project}/", autoescape=True)
+        if unnamespaced:
+            in_project = or_(in_project, ~Repository.name.contains("/"))
+        query = select(Repository.name).where(in_project).order_by(Repository.name)
+        with self.engine.connect() as connection:
+            return list(connection.scalars(query))
+
+    def contents(self, name: str) -> RepositoryContents | None:
+        """A repository's tags and live manifests, with what each manifest refers to."""
+        with self.engine.connect() as connection:
+            repository_id = connection.scalar(select(Repository.id).where(Repository.name == name))
+            if repository_id is None:
+                return None
+            tags = [
+                TagRow(row.name, row.manifest_id, as_utc(row.updated_at))
+                for row in connection.execute(
+                    select(Tag.name, Tag.manifest_id, Tag.updated_at).where(
+                        Tag.repository_id == repository_id
+                    )
+                )
+            ]
+            live = (Manifest.repository_id == repository_id, Manifest.deleted_at.is_(None))
+            rows = connection.execute(
+                select(
+                    Manifest.id, Manifest.digest, Manifest.created_at, Manifest.subject_digest
+                ).where(*live)
+            ).all()
+            children: dict[int, list[str]] = {}
+            for manifest_id, digest in connection.execute(
+                select(ManifestReference.manifest_id, ManifestReference.digest)
+                .join(Manifest, Manifest.id == ManifestReference.manifest_id)
+                .where(*live, ManifestReference.kind == "child")
+                .order_by(ManifestReference.manifest_id, ManifestReference.position)
+            ):
+                children.setdefault(manifest_id, []).append(digest)
+            ids = [row.id for row in rows]
+            pulled = _pull_times(connection, ids)
+            labels = _labels(connection, ids)
+        manifests = [
+            ManifestRow(
+                row.id,
+                row.digest,
+                as_utc(row.created_at),
+                row.subject_digest,
+                tuple(children.get(row.id, ())),
+                pulled.get(row.id),
+                labels.get(row.id, {}),
+            )
+            for row in rows
+        ]
+        return RepositoryContents(tags, manifests)
+
+    def project_stages(self, project: str) -> list[str] | None:
+        """The project's stage tags; None: the default ones. Stages are stored by another
+        feature (project settings); until it lands every project has the default ones."""
+        return None
+
+
+def _columns(values: PolicyValues) -> dict[str, Any]:
+    return {
+        "name": values.name,
+        "repository": values.repository,
+        "enabled": values.enabled,
+        "schedule": values.schedule,
+        "rules": json.dumps(values.rules),
+    }
+
+
+def _sync_schedule(
+    connection: Connection, policy_id: int, values: PolicyValues, next_run: NextRun
+) -> None:
+    name = schedule_name(policy_id)
+    if values.enabled and values.schedule:
+        cron = values.schedule
+        payload = {"policy_id": policy_id}
+        put_schedule(connection, name, cron, RUN_KIND, payload, lambda: next_run(cron))
+    else:
+        drop_schedule(connection, name)
+
+
+def _pull_times(connection: Connection, manifest_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each manifest was last pulled, where known. Reads `manifests.last_pulled_at`
+    once the pull statistics feature adds it; until then nothing is known."""
+    column = getattr(Manifest, "last_pulled_at", None)
+    ids = list(manifest_ids)
+    if column is None or not ids:
+        return {}
+    found: dict[int, datetime] = {}
+    for start in range(0, len(ids), 500):
+        query = select(Manifest.id, column).where(
+            Manifest.id.in_(ids[start : start + 500]), column.is_not(None)
+        )
+        for manifest_id, moment in connection.execute(query):
+            pulled = as_utc_or_none(moment)
+            if pulled is not None:
+                found[manifest_id] = pulled
+    return found
+
+
+def _labels(connection: Connection, manifest_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """Each manifest's labels (key: value). A stub until the labels feature adds the
+    `artifact_labels` table: no artifact has labels, so a label filter matches nothing."""
+    return {}
