@@ -33,6 +33,7 @@ from cargobay.auth.policy import Action, Role
 from cargobay.auth.principal import ANONYMOUS, Grant, Kind, Principal, Project
 from cargobay.config import Settings
 from cargobay.metadata.access_store import ProjectRecord
+from cargobay.metadata.retention_store import PolicyValues
 from conformance.helpers import check_each, describe, push_image
 from liveserver import ADMIN
 
@@ -261,6 +262,17 @@ class World:
             self.people.token(identity.account, name, [Grant(PUBLIC, PULL_ONLY)])
         return name
 
+    def fresh_policy(self, project: str) -> int:
+        """A retention policy of `project` about a repository that does not exist."""
+        retention = self.client.app.state.retention  # type: ignore[attr-defined]
+        values = PolicyValues(_unique("policy"), "no-such-repository", True, None, {})
+        policy = retention.store.create(project, values, ADMIN[0], lambda cron: None)
+        return int(policy.id)
+
+    def job(self) -> int:
+        jobs = self.client.app.state.jobs  # type: ignore[attr-defined]
+        return int(jobs.queue.store.record_finished("test", {}, {}, "node"))
+
     def fresh_image(self, project: str, repository: str | None = None) -> tuple[str, str]:
         repository = repository or f"{project}/{_unique('scratch')}"
         manifest = push_image(self.client, repository)
@@ -396,6 +408,16 @@ def _pull_in(project: str) -> list[dict[str, Any]]:
 
 P = "/projects/{project}"
 R = f"{P}/repositories/{{repository:path}}"
+RP = f"{P}/retention-policies"
+
+
+def _policies(a: Ask) -> str:
+    return f"/projects/{a.project}/retention-policies"
+
+
+def _policy(a: Ask) -> str:
+    return f"{_policies(a)}/{a.world.fresh_policy(a.project)}"
+
 
 #: One or more concrete requests for each (method, route path) of the API's route table.
 CASES: dict[str, Case] = {
@@ -567,6 +589,33 @@ CASES: dict[str, Case] = {
     ),
     "delete-artifact": Case(("DELETE", f"{R}/artifacts/{{digest}}"), _delete_artifact),
     "delete-repository": Case(("DELETE", R), _delete_repository),
+    # -- retention policies and background jobs
+    "list-retention-policies": Case(("GET", RP), _get("/projects/{p}/retention-policies")),
+    "create-retention-policy": Case(
+        ("POST", RP),
+        lambda a: Call("POST", _policies(a), 201, {"name": _unique("p"), "repository": "none"}),
+    ),
+    "show-retention-policy": Case(
+        ("GET", f"{RP}/{{policy_id}}"), lambda a: Call("GET", _policy(a), 200)
+    ),
+    "update-retention-policy": Case(
+        ("PUT", f"{RP}/{{policy_id}}"),
+        lambda a: Call("PUT", _policy(a), 200, {"name": _unique("p"), "repository": "none"}),
+    ),
+    "delete-retention-policy": Case(
+        ("DELETE", f"{RP}/{{policy_id}}"), lambda a: Call("DELETE", _policy(a), 204)
+    ),
+    "dry-run-retention-policy": Case(
+        ("POST", f"{RP}/{{policy_id}}/run"),
+        lambda a: Call("POST", f"{_policy(a)}/run", 200, {"dry_run": True}),
+    ),
+    "list-retention-runs": Case(
+        ("GET", f"{RP}/{{policy_id}}/runs"), lambda a: Call("GET", f"{_policy(a)}/runs", 200)
+    ),
+    "list-jobs": Case(("GET", "/jobs"), _get("/jobs")),
+    "show-job": Case(
+        ("GET", "/jobs/{job_id}"), lambda a: Call("GET", f"/jobs/{a.world.job()}", 200)
+    ),
 }
 
 
