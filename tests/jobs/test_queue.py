@@ -100,3 +100,14 @@ def test_jobs_are_listed_newest_first_by_kind_and_status(store: JobStore) -> Non
     assert [j.id for j in store.list(10, kind="gc")] == [gc]
     assert [j.id for j in store.list(10, status=QUEUED, target="retention-policy:1")] == [retention]
     assert [j.id for j in store.list(10, before=retention)] == [gc]
+
+
+def test_an_idle_queue_has_no_work_and_an_expired_lease_is_work(store: JobStore) -> None:
+    assert not store.has_work(["gc"])
+    store.enqueue("gc", {}, run_after=utcnow() + timedelta(hours=1))
+    assert not store.has_work(["gc"])
+    store.enqueue("gc", {})
+    assert store.has_work(["gc"]) and not store.has_work(["other"])
+    store.claim("node", ["gc"], LEASE, 3)
+    assert not store.has_work(["gc"])
+    assert store.has_work(["other"], now=utcnow() + LEASE + timedelta(seconds=1))

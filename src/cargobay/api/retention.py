@@ -101,6 +101,8 @@ async def create_policy(
         policy = await service.create(project, _values(body), caller.subject)
     except RulesInvalid as exc:
         raise _invalid(exc) from None
+    except PolicyNotFound:  # the project was deleted meanwhile
+        raise ProblemError(404, f"project {project} does not exist") from None
     return await policy_out(service, policy)
 
 

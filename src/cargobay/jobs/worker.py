@@ -65,9 +65,10 @@ class Worker:
 
     async def run_once(self) -> JobRecord | None:
         """Claim and run one due job; return it (as claimed), or None if there was none."""
-        job = await self.db.write(
-            self.store.claim, self.node, sorted(self._handlers), self.lease, self.max_attempts
-        )
+        kinds = sorted(self._handlers)
+        if not await self.db.read(self.store.has_work, kinds):
+            return None
+        job = await self.db.write(self.store.claim, self.node, kinds, self.lease, self.max_attempts)
         if job is None:
             return None
         renewing = asyncio.create_task(self._renew(job))

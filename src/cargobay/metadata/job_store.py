@@ -191,6 +191,16 @@ class JobStore:
         with self._write() as connection:
             return connection.execute(insert(Job).values(values).returning(Job.id)).scalar_one()
 
+    def has_work(self, kinds: Sequence[str], now: datetime | None = None) -> bool:
+        """Whether a claim would find anything: a due job of `kinds`, or an expired lease.
+        A read, so an idle worker's poll never takes SQLite's write lock."""
+        now = now or utcnow()
+        due = (Job.status == QUEUED) & (Job.run_after <= now) & Job.kind.in_(kinds)
+        expired = (Job.status == RUNNING) & (Job.lease_until < now)
+        query = select(Job.id).where(due | expired).limit(1)
+        with self.engine.connect() as connection:
+            return connection.scalar(query) is not None
+
     def claim(
         self,
         node: str,
