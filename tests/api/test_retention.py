@@ -328,3 +328,19 @@ def test_jobs_are_for_administrators_and_filtered_by_kind_and_status(client: Tes
     assert is_problem(client.get(f"{API}/jobs/999999"), 404)
     alice = make_user(client, "alice")
     assert is_problem(client.get(f"{API}/jobs", auth=alice), 403)
+
+
+def test_the_deletes_of_a_run_leave_a_tag_that_moved_and_an_artifact_tagged_meanwhile(
+    client: TestClient,
+) -> None:
+    make_project(client, "team")
+    first = push_image(client, "team/app", "1.0.0")
+    second = push_image(client, "team/app", "2.0.0")
+    metadata = client.app.state.registry.metadata  # type: ignore[attr-defined]
+    # Planned when 1.0.0 pointed at `second`; it points at `first` now: not deleted.
+    assert metadata.delete_tag("team/app", "1.0.0", expected_digest=second.digest) is None
+    # Planned when `first` was untagged; 1.0.0 points at it now: not deleted.
+    assert metadata.delete_manifest("team/app", first.digest, only_untagged=True) is None
+    assert sorted(tags_of(client, "team/app")) == ["1.0.0", "2.0.0"]
+    assert metadata.delete_tag("team/app", "1.0.0", expected_digest=first.digest) == first.digest
+    assert metadata.delete_manifest("team/app", first.digest, only_untagged=True) == []

@@ -345,4 +345,5 @@ def _snapshot(name: str, relative: str, contents: RepositoryContents) -> Reposit
             )
             for m in contents.manifests
         },
+        contents.immutable,
     )

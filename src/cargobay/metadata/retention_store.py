@@ -3,12 +3,14 @@
 A policy's schedule lives in the `schedules` table (name `retention-policy:ID`) and is
 written in the same transaction as the policy, so the two cannot disagree.
 
-Three facts come from features built beside this one; each is read by one small function
-here, to adapt when they land:
-- `_labels`: an artifact's labels (the `artifact_labels` table); none until then.
-- `_pull_times`: when an artifact was last pulled (`manifests.last_pulled_at`), used as
-  soon as the column exists.
-- `project_stages`: the project's stage tags; None (the default stages) until then.
+Four facts come from features built beside this one; each is read by one small function
+here, which uses the feature's table (or module) as soon as it exists and otherwise answers
+as if the feature had nothing to say:
+- `_labels`: an artifact's labels (`artifact_labels`: manifest_id, key, value);
+- `_pull_times`: when an artifact was last pulled (`manifests.last_pulled_at`);
+- `project_stages`: the project's stage tags (`project_stages`: project_id, position, name);
+- `_immutable`: the tags an immutability rule protects (`metadata.immutability`), so that a
+  dry run reports them as a real run will.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from cargobay.metadata.db import WRITE, WriteGate
 from cargobay.metadata.errors import Conflict
 from cargobay.metadata.job_store import drop_schedule, put_schedule
 from cargobay.metadata.models import (
+    Base,
     Manifest,
     ManifestReference,
     Project,
@@ -91,6 +94,7 @@ class ManifestRow:
 class RepositoryContents:
     tags: list[TagRow]
     manifests: list[ManifestRow]
+    immutable: dict[str, str]  # tag: the rule that protects it
 
 
 _POLICY = select(*RetentionPolicy.__table__.c, Project.name.label("project")).join(
@@ -236,6 +240,7 @@ class RetentionStore:
             ids = [row.id for row in rows]
             pulled = _pull_times(connection, ids)
             labels = _labels(connection, ids)
+            immutable = _immutable(connection, name, [t.name for t in tags])
         manifests = [
             ManifestRow(
                 row.id,
@@ -248,12 +253,21 @@ class RetentionStore:
             )
             for row in rows
         ]
-        return RepositoryContents(tags, manifests)
+        return RepositoryContents(tags, manifests, immutable)
 
     def project_stages(self, project: str) -> list[str] | None:
-        """The project's stage tags; None: the default ones. Stages are stored by another
-        feature (project settings); until it lands every project has the default ones."""
-        return None
+        """The project's own stage tags; None: the default ones."""
+        stages = Base.metadata.tables.get("project_stages")
+        if stages is None:
+            return None
+        query = (
+            select(stages.c.name)
+            .join(Project, Project.id == stages.c.project_id)
+            .where(Project.name == project)
+            .order_by(stages.c.position)
+        )
+        with self.engine.connect() as connection:
+            return list(connection.scalars(query)) or None
 
 
 def _columns(values: PolicyValues) -> dict[str, Any]:
@@ -298,6 +312,34 @@ def _pull_times(connection: Connection, manifest_ids: Iterable[int]) -> dict[int
 
 
 def _labels(connection: Connection, manifest_ids: Iterable[int]) -> dict[int, dict[str, str]]:
-    """Each manifest's labels (key: value). A stub until the labels feature adds the
-    `artifact_labels` table: no artifact has labels, so a label filter matches nothing."""
-    return {}
+    """Each manifest's labels (key: value); none before the labels feature's table exists
+    (then a label filter selects nothing)."""
+    labels = Base.metadata.tables.get("artifact_labels")
+    ids = list(manifest_ids)
+    found: dict[int, dict[str, str]] = {}
+    if labels is None or not ids:
+        return found
+    for start in range(0, len(ids), 500):
+        query = select(labels.c.manifest_id, labels.c.key, labels.c.value).where(
+            labels.c.manifest_id.in_(ids[start : start + 500])
+        )
+        for manifest_id, key, value in connection.execute(query):
+            found.setdefault(manifest_id, {})[key] = value
+    return found
+
+
+def _immutable(connection: Connection, repository: str, tags: Iterable[str]) -> dict[str, str]:
+    """The tags of `repository` an immutability rule protects, with the rule; none before
+    the immutability feature exists."""
+    try:
+        from cargobay.metadata import immutability  # type: ignore[attr-defined]
+    except ImportError:
+        return {}
+    head, slash, _ = repository.partition("/")
+    rules = immutability.rules_of(connection, head if slash else "library")
+    found = {}
+    for tag in tags:
+        rule = immutability.protecting_rule(rules, repository, tag) if rules else None
+        if rule is not None:
+            found[tag] = str(rule)
+    return found
