@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from cargobay.auth.principal import DEFAULT_PROJECT
@@ -73,7 +74,7 @@ def checked(values: PolicyValues) -> PolicyValues:
     return replace(values, rules=Rules.from_json(values.rules).to_json())
 
 
-def _next_run(expression: str) -> Any:
+def _next_run(expression: str) -> datetime:
     return cron.next_run(expression, utcnow())
 
 
@@ -129,7 +130,8 @@ class RetentionService:
             raise PolicyNotFound(project, policy_id)
         self._emit(EventType.RETENTION_POLICY_DELETED, policy, actor=actor)
 
-    async def next_run(self, policy: PolicyRecord) -> Any:
+    async def next_run(self, policy: PolicyRecord) -> datetime | None:
+        """When the policy's schedule runs it next; None if it runs on demand only."""
         schedule = await self.jobs.scheduler.get(schedule_name(policy.id))
         return schedule.next_run_at if schedule else None
 
