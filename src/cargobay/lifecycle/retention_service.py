@@ -12,6 +12,7 @@ repository's manifests are planned again with that tag kept.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -196,11 +197,13 @@ class RetentionService:
         plan = Plan()
         repositories = 0
         for name, relative in await self._repositories(policy, rules):
-            contents = await self.db.read(self.store.contents, name)
+            # A whole repository is read and decided in a thread, even on SQLite (whose
+            # reads `Runner` keeps on the event loop): 10,000 tags take about a second.
+            contents = await asyncio.to_thread(self.store.contents, name)
             if contents is None:
                 continue  # deleted meanwhile
             snapshot = _snapshot(name, relative, contents)
-            repository_plan = evaluate(rules, snapshot, context)
+            repository_plan = await asyncio.to_thread(evaluate, rules, snapshot, context)
             if not dry_run:
                 repository_plan = await self._apply(
                     policy, rules, snapshot, context, repository_plan
@@ -259,7 +262,8 @@ class RetentionService:
                 else d
                 for d in plan.tags
             ]
-            manifests = evaluate(rules, snapshot, with_forced(context, refused)).manifests
+            forced = with_forced(context, refused)
+            manifests = (await asyncio.to_thread(evaluate, rules, snapshot, forced)).manifests
             plan = Plan(kept_tags, manifests)
         manifests = await self._delete_manifests(policy, snapshot.name, plan.manifests)
         return Plan(plan.tags, manifests)
