@@ -127,7 +127,7 @@ def state_at(
     current = current.where(Tag.repository_id == repository_id)
     if tag is not None:
         current = current.where(Tag.name == tag)
-    state: dict[str, str | None] = dict(connection.execute(current).tuples().all())
+    state: dict[str, str | None] = {row[0]: row[1] for row in connection.execute(current)}
     first_after = select(func.min(TagHistory.id)).where(mine, TagHistory.at > moment)
     last_before = select(func.max(TagHistory.id)).where(mine, TagHistory.at <= moment)
     for column, ids in (
@@ -135,7 +135,7 @@ def state_at(
         (TagHistory.new_digest, last_before.group_by(TagHistory.tag)),
     ):
         query = select(TagHistory.tag, column).where(TagHistory.id.in_(ids))
-        state.update(connection.execute(query).tuples().all())
+        state.update((row[0], row[1]) for row in connection.execute(query))
     return state
 
 

@@ -702,7 +702,7 @@ class MetadataStore:
                     Manifest.repository_id == repository_id,
                 )
             )
-            pending.extend(connection.execute(children).tuples())
+            pending.extend((r.id, r.digest, r.deleted_at) for r in connection.execute(children))
         return row.id
 
     # -- listings --------------------------------------------------------------------------
