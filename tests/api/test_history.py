@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from cargobay.events import Event, EventType
 from cargobay.metadata.models import Manifest as ManifestRow
-from conformance.helpers import Manifest, push_image, put_manifest
+from conformance.helpers import Manifest, push_image, push_index, put_manifest
 
 from .helpers import API, add_member, is_problem, make_project, make_user
 
@@ -168,6 +168,19 @@ def test_restoring_a_deleted_manifest_brings_it_back_for_clients(team: TestClien
     for blob in [document["config"], *document["layers"]]:
         pulled = team.get(f"/v2/team/app/blobs/{blob['digest']}")
         assert pulled.status_code == 200 and len(pulled.content) == blob["size"]
+
+
+def test_a_restored_index_comes_back_with_its_deleted_children(team: TestClient) -> None:
+    children = [push_image(team, "team/app") for _ in range(2)]
+    index = push_index(team, "team/app", children, "multi")
+    for digest in (children[0].digest, index.digest):
+        assert team.delete(f"/v2/team/app/manifests/{digest}").status_code == 202
+    response = team.post(RESTORE, json={"tag": "multi", "digest": index.digest})
+    assert sorted(response.json()["restored_manifests"]) == sorted(
+        [index.digest, children[0].digest]
+    )
+    for manifest in (index, *children):
+        assert team.get(f"/v2/team/app/manifests/{manifest.digest}").content == manifest.body
 
 
 def test_a_restore_answers_from_the_registry_not_its_cache(team: TestClient) -> None:
