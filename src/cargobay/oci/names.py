@@ -16,13 +16,13 @@ DEFAULT_PROJECT = "library"
 
 
 def check_name(name: str) -> str:
-    if len(name) > MAX_NAME_LENGTH or not _NAME.match(name):
+    if len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
         raise OCIError("NAME_INVALID", "invalid repository name", {"name": name})
     return name
 
 
 def check_tag(tag: str) -> str:
-    if not _TAG.match(tag):
+    if not _TAG.fullmatch(tag):
         raise OCIError("TAG_INVALID", "invalid tag", {"tag": tag})
     return tag
 
