@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from cargobay.app import create_app
 from cargobay.config import Settings
 from cargobay.events import Dispatcher, Event, EventType
-from cargobay.metadata.errors import MetadataError
+from cargobay.metadata.errors import TagImmutable
 from cargobay.metadata.models import Manifest, Schedule, TagHistory, utcnow
 from conformance.helpers import push_image, push_index, push_manifest
 from liveserver import ADMIN
@@ -173,7 +173,20 @@ def test_only_the_repositories_the_policy_names_are_touched(client: TestClient) 
     assert client.get("/v2/team/web/tags/list").json()["tags"] == []
 
 
-def test_an_immutable_tag_is_kept_and_reported_without_failing_the_run(
+def test_an_immutable_tag_is_kept_by_the_dry_run_and_the_run_alike(client: TestClient) -> None:
+    digests = shared_manifest_repository(client)
+    rule = {"kind": "semver", "pattern": "1.x"}
+    assert client.post(f"{API}/projects/team/immutability-rules", json=rule).status_code == 201
+    policy = create_policy(client, KEEP_LATEST_SEMVER)
+    planned = run(client, policy, dry_run=True)
+    done = run(client, policy)
+    assert done["tags"] == planned["tags"] and done["manifests"] == planned["manifests"]
+    assert decisions(done, "tags")["1.0.0"] == ("keep", "immutable")
+    assert decisions(done, "manifests")[digests["old"]] == ("keep", "tag_kept")
+    assert sorted(tags_of(client, "team/app")) == ["1.0.0", "2.0.0"]
+
+
+def test_a_tag_made_immutable_during_a_run_is_kept_without_failing_it(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     digests = shared_manifest_repository(client)
@@ -181,8 +194,8 @@ def test_an_immutable_tag_is_kept_and_reported_without_failing_the_run(
     delete_tag = metadata.delete_tag
 
     def refuse_releases(name: str, tag: str, *args: Any, **kwargs: Any) -> str | None:
-        if tag == "1.0.0":  # what the immutability feature's store check will do
-            raise MetadataError("tag 1.0.0 is immutable (rule releases)")
+        if tag == "1.0.0":  # a rule made after the plan: the store refuses the delete
+            raise TagImmutable(name, tag, 7, "rule 7 (glob 1.*) of project team")
         return delete_tag(name, tag, *args, **kwargs)
 
     monkeypatch.setattr(metadata, "delete_tag", refuse_releases)

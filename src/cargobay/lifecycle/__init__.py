@@ -1,2 +1,1 @@
-"""Versions and lifecycle: the business logic of history, retention and the like, one
-module per feature."""
+"""The registry's lifecycle features: one module per feature, between the API and the stores."""

@@ -456,7 +456,7 @@ def _why_kept(
     if tag.name in context.forced:
         return context.forced[tag.name]
     if tag.name in snapshot.immutable:
-        return "immutable", f"immutable (rule {snapshot.immutable[tag.name]})"
+        return "immutable", f"immutable ({snapshot.immutable[tag.name]})"
     if tag.manifest_id in anchors:
         rule, reason = anchors[tag.manifest_id]
         anchor = reason.rsplit(" ", 1)[1]

@@ -39,7 +39,7 @@ from cargobay.lifecycle.retention import (
     repository_selected,
     with_forced,
 )
-from cargobay.metadata.errors import MetadataError
+from cargobay.metadata.errors import TagImmutable
 from cargobay.metadata.history import Operation
 from cargobay.metadata.models import utcnow
 from cargobay.metadata.retention_store import (
@@ -287,10 +287,10 @@ class RetentionService:
                     Operation.RETENTION,
                     expected_digest=decision.digest,
                 )
-            except MetadataError as exc:
-                # The store refuses to delete an immutable tag: the tag stays, and so does
-                # its manifest; the run goes on.
-                refused[decision.tag] = ("immutable", f"the registry refused: {exc}")
+            except TagImmutable as exc:
+                # A rule made since the plan protects it: the tag stays, and so does its
+                # manifest; the run goes on.
+                refused[decision.tag] = ("immutable", f"immutable ({exc.rule})")
                 continue
             if digest is None:
                 refused[decision.tag] = ("changed", "the tag moved or went during the run")

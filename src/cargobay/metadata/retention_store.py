@@ -3,14 +3,15 @@
 A policy's schedule lives in the `schedules` table (name `retention-policy:ID`) and is
 written in the same transaction as the policy, so the two cannot disagree.
 
-Four facts come from features built beside this one; each is read by one small function
-here, which uses the feature's table (or module) as soon as it exists and otherwise answers
-as if the feature had nothing to say:
+Three facts come from features built beside this one; each is read by one small function
+here, which uses the feature's table as soon as it exists and otherwise answers as if the
+feature had nothing to say:
 - `_labels`: an artifact's labels (`artifact_labels`: manifest_id, key, value);
 - `_pull_times`: when an artifact was last pulled (`manifests.last_pulled_at`);
-- `project_stages`: the project's stage tags (`project_stages`: project_id, position, name);
-- `_immutable`: the tags an immutability rule protects (`metadata.immutability`), so that a
-  dry run reports them as a real run will.
+- `project_stages`: the project's stage tags (`project_stages`: project_id, position, name).
+
+Immutable tags are read from `metadata.immutability`, so that a dry run reports them as
+kept, as the real run will.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from cargobay.metadata import immutability
 from cargobay.metadata.db import WRITE, WriteGate
 from cargobay.metadata.errors import Conflict
 from cargobay.metadata.job_store import drop_schedule, put_schedule
@@ -40,6 +42,7 @@ from cargobay.metadata.models import (
     as_utc_or_none,
     utcnow,
 )
+from cargobay.oci.names import project_of
 
 RUN_KIND = "retention.run"
 
@@ -329,14 +332,9 @@ def _labels(connection: Connection, manifest_ids: Iterable[int]) -> dict[int, di
 
 
 def _immutable(connection: Connection, repository: str, tags: Iterable[str]) -> dict[str, str]:
-    """The tags of `repository` an immutability rule protects, with the rule; none before
-    the immutability feature exists."""
-    try:
-        from cargobay.metadata import immutability  # type: ignore[attr-defined]
-    except ImportError:
-        return {}
-    head, slash, _ = repository.partition("/")
-    rules = immutability.rules_of(connection, head if slash else "library")
+    """The tags of `repository` an immutability rule protects, with the rule: a dry run
+    reports them as the real run will (whose deletes the store refuses)."""
+    rules = immutability.rules_of(connection, project_of(repository))
     found = {}
     for tag in tags:
         rule = immutability.protecting_rule(rules, repository, tag) if rules else None
