@@ -9,7 +9,18 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from cargobay import __version__
-from cargobay.api import members, problems, projects, repositories, robots, system, tokens, users
+from cargobay.api import (
+    members,
+    problems,
+    projects,
+    promotion,
+    repositories,
+    robots,
+    system,
+    tokens,
+    users,
+    versions,
+)
 from cargobay.api.needs import Need, Rule, routes
 from cargobay.auth.accounts import Accounts
 from cargobay.auth.service import AccessService
@@ -24,6 +35,10 @@ ROUTERS = (
     members.router,
     robots.project_router,
     robots.system_router,
+    promotion.stages_router,
+    # Before repositories: its `{repository:path}` would take their paths.
+    versions.router,
+    promotion.router,
     repositories.router,
 )
 

@@ -31,6 +31,7 @@ from cargobay.metadata.models import (
     as_utc,
     utcnow,
 )
+from cargobay.metadata.versions import float_tags
 from cargobay.oci import manifest as oci_manifest
 
 # The statements of the hot paths, built once: building a statement and its cache key
@@ -95,6 +96,7 @@ class TagChange:
 class ManifestPut:
     created: bool
     tag_changes: tuple[TagChange, ...]
+    floated: tuple[TagChange, ...] = ()  # floating tags (`1.4`, `latest`) the push moved
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +361,10 @@ class MetadataStore:
                     )
                 )
             )
-        return ManifestPut(created, changes)
+            floated = float_tags(
+                connection, repository_id, tags, manifest_id, digest, actor, self._point_tag
+            )
+        return ManifestPut(created, changes, floated)
 
     @staticmethod
     def _manifest_id(connection: Connection, repository_id: int, digest: str) -> int | None:
