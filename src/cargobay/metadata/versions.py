@@ -93,13 +93,17 @@ def float_tags(
     if not settings.floating_tags:
         return ()
     include = settings.float_prereleases
-    existing = list(connection.scalars(_TAG_NAMES, {"repository_id": repository_id}))
+    tags = connection.scalars(_TAG_NAMES, {"repository_id": repository_id})
+    existing = [v for v in map(semver.parse, tags) if v is not None]
     moves: list[TagChange] = []
     for candidate in candidates:
+        # Only a higher version can keep a floating tag from the candidate: handing
+        # should_float just those keeps a push to a repository of many releases cheap.
+        higher = [v.tag for v in existing if v.precedence() > candidate.precedence()]
         for floating in semver.floating_targets(candidate, include):
             if floating in pushed:
                 continue  # pointed by the push itself
-            if not semver.should_float(floating, candidate, existing, include):
+            if not semver.should_float(floating, candidate, higher, include):
                 continue
             change = _move(connection, point, repository_id, floating, manifest_id, digest, actor)
             if change is not None:
