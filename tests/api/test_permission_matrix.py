@@ -394,6 +394,18 @@ def _pull_in(project: str) -> list[dict[str, Any]]:
     return [{"project": project, "actions": ["pull"]}]
 
 
+def _rules(a: Ask) -> str:
+    return f"/projects/{a.project}/immutability-rules"
+
+
+def _fresh_rule(a: Ask) -> str:
+    """A new immutability rule of the project (made by the administrator), its path."""
+    body = {"kind": "glob", "pattern": _unique("never")}
+    response = a.world.client.post(API + _rules(a), json=body, auth=a.world.admin.basic)
+    assert response.status_code == 201, describe(response)
+    return f"{_rules(a)}/{response.json()['id']}"
+
+
 def _versioned(a: Ask) -> str:
     """The project's repository with a semver tag, pushed once per world."""
     repository = f"{a.project}/versioned"
@@ -588,6 +600,40 @@ CASES: dict[str, Case] = {
     ),
     "delete-artifact": Case(("DELETE", f"{R}/artifacts/{{digest}}"), _delete_artifact),
     "delete-repository": Case(("DELETE", R), _delete_repository),
+    # -- tag history and restores
+    "list-history": Case(
+        ("GET", f"{P}/history/{{repository:path}}"),
+        lambda a: Call("GET", f"/projects/{a.project}/history/{_repository(a)}", 200),
+    ),
+    "restore": Case(
+        ("POST", f"{P}/restore/{{repository:path}}"),
+        lambda a: Call(
+            "POST",
+            f"/projects/{a.project}/restore/{_repository(a)}",
+            200,
+            {"at": "2030-01-01T00:00:00Z", "dry_run": True},
+        ),
+    ),
+    # -- immutability rules
+    "list-immutability-rules": Case(
+        ("GET", f"{P}/immutability-rules"), _get("/projects/{p}/immutability-rules")
+    ),
+    "create-immutability-rule": Case(
+        ("POST", f"{P}/immutability-rules"),
+        lambda a: Call("POST", _rules(a), 201, {"kind": "glob", "pattern": "v*"}),
+    ),
+    "show-immutability-rule": Case(
+        ("GET", f"{P}/immutability-rules/{{rule_id}}"),
+        lambda a: Call("GET", _fresh_rule(a), 200),
+    ),
+    "update-immutability-rule": Case(
+        ("PATCH", f"{P}/immutability-rules/{{rule_id}}"),
+        lambda a: Call("PATCH", _fresh_rule(a), 200, {"description": "described"}),
+    ),
+    "delete-immutability-rule": Case(
+        ("DELETE", f"{P}/immutability-rules/{{rule_id}}"),
+        lambda a: Call("DELETE", _fresh_rule(a), 204),
+    ),
     # -- versions, floating tags, stages and promotion
     "list-versions": Case(
         ("GET", f"{R}/versions"), lambda a: Call("GET", f"{_versioned(a)}/versions", 200)

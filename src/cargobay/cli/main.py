@@ -11,7 +11,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from cargobay import __version__
-from cargobay.cli import ldap, projects, promotion, robots, session, tokens, users, versions
+from cargobay.cli import (
+    history,
+    immutability,
+    ldap,
+    projects,
+    promotion,
+    robots,
+    session,
+    tokens,
+    users,
+    versions,
+)
 from cargobay.cli.api_client import CliError
 from cargobay.config import CONFIG_FILE_ENV, Settings
 
@@ -64,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     projects.add_commands(commands)
     robots.add_commands(commands)
     tokens.add_commands(commands)
+    history.add_commands(commands)
+    immutability.add_commands(commands)
     versions.add_commands(commands)
     promotion.add_commands(commands)
     return parser

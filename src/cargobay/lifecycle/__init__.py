@@ -1,1 +1,1 @@
-"""Versions and lifecycle: the business logic of issue 4, one module per feature."""
+"""The registry's lifecycle features: one module per feature, between the API and the stores."""

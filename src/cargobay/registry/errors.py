@@ -8,7 +8,14 @@ from typing import Any
 from starlette.responses import Response
 
 from cargobay.auth.errors import AuthError
-from cargobay.metadata.errors import ManifestReferencesMissing, MetadataError
+from cargobay.metadata.errors import (
+    ManifestNotFound,
+    ManifestReclaimed,
+    ManifestReferencesMissing,
+    MetadataError,
+    TagImmutable,
+    TagUnknown,
+)
 from cargobay.oci.errors import OCIError
 from cargobay.storage import (
     BlobNotFound,
@@ -104,6 +111,13 @@ def _from_metadata(exc: MetadataError) -> RegistryError:
         return RegistryError(
             "MANIFEST_BLOB_UNKNOWN", "manifest references unknown content", {"digests": exc.digests}
         )
+    if isinstance(exc, TagImmutable):
+        detail = {"repository": exc.repository, "tag": exc.tag, "rule": exc.rule_id}
+        return RegistryError("DENIED", str(exc), detail)
+    if isinstance(exc, ManifestNotFound | ManifestReclaimed):
+        return RegistryError("MANIFEST_UNKNOWN", str(exc), {"digest": exc.digest})
+    if isinstance(exc, TagUnknown):
+        return RegistryError("MANIFEST_UNKNOWN", str(exc), {"tag": exc.tag})
     return RegistryError("UNSUPPORTED", str(exc), status=500)
 
 
