@@ -177,3 +177,19 @@ def test_unknown_settings_are_refused(client: TestClient) -> None:
     make_project(client, "team")
     assert is_problem(client.put(SETTINGS, json={"floating": True}), 422)
     assert is_problem(client.get(SETTINGS), 404)  # no such repository yet
+
+
+def test_a_floating_tag_an_immutability_rule_protects_stays_and_the_push_succeeds(
+    client: TestClient,
+) -> None:
+    make_project(client, "team")
+    floating_on(client)
+    rule = client.post(
+        f"{API}/projects/team/immutability-rules", json={"kind": "glob", "pattern": "latest"}
+    )
+    assert rule.status_code == 201, rule.text
+    pushed = push_tags(client, "team/app", "1.4.2", "1.5.0")  # each push must succeed
+    current = tags(client)
+    assert current["latest"] == pushed["1.4.2"]  # created by the first release, then kept
+    assert current["1"] == current["1.5"] == pushed["1.5.0"]
+    assert ("latest", pushed["1.5.0"], "floating") not in history(client)

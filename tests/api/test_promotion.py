@@ -260,3 +260,18 @@ def test_a_deleted_artifact_in_the_target_comes_back(client: TestClient) -> None
     response = promote(client, "team/app", image.digest, target_repository="ops/app", tag="1")
     assert response.json()["manifests_added"] == 1
     assert get_manifest(client, "ops/app", "1").content == image.body
+
+
+def test_the_targets_immutability_rules_apply_to_a_promotion(client: TestClient) -> None:
+    make_project(client, "team")
+    first = push_image(client, "team/app", "1.0.0")
+    second = push_image(client, "team/app", "1.1.0")
+    rule = client.post(
+        f"{API}/projects/team/immutability-rules", json={"kind": "glob", "pattern": "prod"}
+    )
+    assert rule.status_code == 201, rule.text
+    assert promote(client, "team/app", first.digest, stage="prod").status_code == 200
+    refused = promote(client, "team/app", second.digest, stage="prod")
+    assert is_problem(refused, 409) and "prod" in refused.json()["detail"]
+    assert get_manifest(client, "team/app", "prod").content == first.body
+    assert history(client)[-1] == ("prod", first.digest, "promotion")

@@ -103,6 +103,7 @@ async def put_stages(
 @router.post(
     "/{repository:path}/artifacts/{digest}/promote",
     summary="Promote an artifact to a tag, a stage or another repository",
+    responses=documented(409),
 )
 async def promote_artifact(
     request: Request,
