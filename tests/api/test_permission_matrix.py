@@ -418,6 +418,27 @@ def _fresh_rule(a: Ask) -> str:
     return f"{_rules(a)}/{response.json()['id']}"
 
 
+def _versioned(a: Ask) -> str:
+    """The project's repository with a semver tag, pushed once per world."""
+    repository = f"{a.project}/versioned"
+    if (id(a.world), a.project) not in _VERSIONED:
+        push_image(a.world.client, repository, "1.0.0")
+        _VERSIONED.add((id(a.world), a.project))
+    return f"/projects/{a.project}/repositories/{repository}"
+
+
+_VERSIONED: set[tuple[int, str]] = set()
+
+
+def _promote(a: Ask) -> Call:
+    """Promote the project's image to its `prod` stage: the guard asks pull in the project,
+    `promote()` then asks promote in the target (the same project) and answers 403."""
+    principal = a.caller.principal(a.identity.name, a.project)
+    ok = 200 if Action.PROMOTE in principal.allowed(a.world.project(a.project)) else 403
+    path = f"/projects/{a.project}/repositories/{_artifact(a)}/promote"
+    return Call("POST", path, ok, {"stage": "prod"})
+
+
 P = "/projects/{project}"
 R = f"{P}/repositories/{{repository:path}}"
 RP = f"{P}/retention-policies"
@@ -662,6 +683,33 @@ CASES: dict[str, Case] = {
     "show-job": Case(
         ("GET", "/jobs/{job_id}"), lambda a: Call("GET", f"/jobs/{a.world.job()}", 200)
     ),
+    # -- versions, floating tags, stages and promotion
+    "list-versions": Case(
+        ("GET", f"{R}/versions"), lambda a: Call("GET", f"{_versioned(a)}/versions", 200)
+    ),
+    "resolve-version": Case(
+        ("GET", f"{R}/versions/resolve"),
+        lambda a: Call("GET", f"{_versioned(a)}/versions/resolve?range=%5E1", 200),
+    ),
+    "show-repository-settings": Case(
+        ("GET", f"{R}/settings"),
+        lambda a: Call("GET", f"/projects/{a.project}/repositories/{_repository(a)}/settings", 200),
+    ),
+    "change-repository-settings": Case(
+        ("PUT", f"{R}/settings"),
+        lambda a: Call(
+            "PUT",
+            f"/projects/{a.project}/repositories/{_repository(a)}/settings",
+            200,
+            {"floating_tags": False},
+        ),
+    ),
+    "list-stages": Case(("GET", f"{P}/stages"), _get("/projects/{p}/stages")),
+    "set-stages": Case(
+        ("PUT", f"{P}/stages"),
+        lambda a: Call("PUT", f"/projects/{a.project}/stages", 200, {"stages": ["dev", "prod"]}),
+    ),
+    "promote-artifact": Case(("POST", f"{R}/artifacts/{{digest}}/promote"), _promote),
 }
 
 
@@ -739,7 +787,7 @@ def check(
         project = world.scratch_project(public=world.projects[project].public)
     identity = world.identity(caller, project, fresh=case.changes_caller)
     call = case.build(Ask(world, caller, identity, project))
-    route, params = dispatch(table, call.method, call.path)
+    route, params = dispatch(table, call.method, call.path.partition("?")[0])
     assert (route.method, route.path) == case.route, f"{case_name} reaches {route.path}"
     assert route.need is not None, f"{route.method} {route.path} declares no need"
     principal = caller.principal(identity.name, project)

@@ -16,12 +16,14 @@ from cargobay.api import (
     members,
     problems,
     projects,
+    promotion,
     repositories,
     retention,
     robots,
     system,
     tokens,
     users,
+    versions,
 )
 from cargobay.api.needs import Need, Rule, routes
 from cargobay.auth.accounts import Accounts
@@ -39,6 +41,10 @@ ROUTERS = (
     members.router,
     robots.project_router,
     robots.system_router,
+    promotion.stages_router,
+    # Before repositories: its `{repository:path}` would take their paths.
+    versions.router,
+    promotion.router,
     repositories.router,
     history.router,
     immutability.router,

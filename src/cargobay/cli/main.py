@@ -16,11 +16,13 @@ from cargobay.cli import (
     immutability,
     ldap,
     projects,
+    promotion,
     retention,
     robots,
     session,
     tokens,
     users,
+    versions,
 )
 from cargobay.cli.api_client import CliError
 from cargobay.config import CONFIG_FILE_ENV, Settings
@@ -77,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     history.add_commands(commands)
     immutability.add_commands(commands)
     retention.add_commands(commands)
+    versions.add_commands(commands)
+    promotion.add_commands(commands)
     return parser
 
 

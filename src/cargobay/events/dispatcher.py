@@ -24,6 +24,8 @@ class EventType(StrEnum):
     TAG_MOVED = "tag.moved"
     TAG_DELETED = "tag.deleted"
     REPOSITORY_DELETED = "repository.deleted"
+    REPOSITORY_UPDATED = "repository.updated"  # its settings (floating tags)
+    ARTIFACT_PROMOTED = "artifact.promoted"  # `subject` names the source, repository@digest
     # Accounts and projects (the management API); `subject` names what changed.
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"

@@ -183,6 +183,35 @@ class ImmutabilityRule(Base):
     __table_args__ = (Index("ix_immutability_rules_project_id", "project_id"),)
 
 
+class RepositorySettings(Base):
+    """A repository's own settings; no row means the defaults (every option off)."""
+
+    __tablename__ = "repository_settings"
+
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    # A release push moves `1.4`, `1` and `latest` to it when it is the highest of them.
+    floating_tags: Mapped[bool] = mapped_column(Boolean, default=False)
+    float_prereleases: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProjectStage(Base):
+    """A stage a project promotes artifacts through; a project without rows has the default
+    stages (`metadata.promotion.DEFAULT_STAGES`)."""
+
+    __tablename__ = "project_stages"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+
 class Upload(Base):
     """An upload session; its bytes are in the blob store under the same id."""
 

@@ -37,6 +37,7 @@ from cargobay.metadata.models import (
     as_utc,
     utcnow,
 )
+from cargobay.metadata.versions import float_tags
 from cargobay.oci import manifest as oci_manifest
 from cargobay.oci.names import project_of
 
@@ -102,6 +103,7 @@ class TagChange:
 class ManifestPut:
     created: bool
     tag_changes: tuple[TagChange, ...]
+    floated: tuple[TagChange, ...] = ()  # floating tags (`1.4`, `latest`) the push moved
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +395,10 @@ class MetadataStore:
                     )
                 )
             )
-        return ManifestPut(created, changes)
+            floated = float_tags(
+                connection, repository_id, tags, manifest_id, digest, actor, self._point_tag
+            )
+        return ManifestPut(created, changes, floated)
 
     @staticmethod
     def _manifest_id(connection: Connection, repository_id: int, digest: str) -> int | None:

@@ -306,6 +306,7 @@ class RegistryService:
                 actor=actor,
             )
         self.announce_tag_changes(name, digest, result.tag_changes, Operation.PUSH, actor)
+        self.announce_tag_changes(name, digest, result.floated, Operation.FLOATING, actor)
 
     def announce_tag_changes(
         self,
