@@ -30,9 +30,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from cargobay.metadata.promotion import DEFAULT_STAGES
 from cargobay.oci import semver
 
-DEFAULT_STAGES = ("dev", "test", "prod")
 FLOATING = "latest"
 MAX_DAYS = 36500
 

@@ -8,7 +8,6 @@ here, which uses the feature's table as soon as it exists and otherwise answers 
 feature had nothing to say:
 - `_labels`: an artifact's labels (`artifact_labels`: manifest_id, key, value);
 - `_pull_times`: when an artifact was last pulled (`manifests.last_pulled_at`);
-- `project_stages`: the project's stage tags (`project_stages`: project_id, position, name).
 
 Immutable tags are read from `metadata.immutability`, so that a dry run reports them as
 kept, as the real run will.
@@ -35,6 +34,7 @@ from cargobay.metadata.models import (
     Manifest,
     ManifestReference,
     Project,
+    ProjectStage,
     Repository,
     RetentionPolicy,
     Tag,
@@ -260,14 +260,11 @@ class RetentionStore:
 
     def project_stages(self, project: str) -> list[str] | None:
         """The project's own stage tags; None: the default ones."""
-        stages = Base.metadata.tables.get("project_stages")
-        if stages is None:
-            return None
         query = (
-            select(stages.c.name)
-            .join(Project, Project.id == stages.c.project_id)
+            select(ProjectStage.name)
+            .join(Project, Project.id == ProjectStage.project_id)
             .where(Project.name == project)
-            .order_by(stages.c.position)
+            .order_by(ProjectStage.position)
         )
         with self.engine.connect() as connection:
             return list(connection.scalars(query)) or None
