@@ -32,6 +32,7 @@ from cargobay.auth.throttle import LoginThrottle, ThrottleSettings
 from cargobay.auth.tokens import TokenIssuer, TokenKeys, ensure_key
 from cargobay.config import Settings
 from cargobay.events import Dispatcher
+from cargobay.lifecycle.gc import GarbageCollector, GcBusy, build_collector
 from cargobay.logs import setup_logging
 from cargobay.metadata.access_store import AccessStore
 from cargobay.metadata.db import create_db_engine, is_sqlite, migrate
@@ -145,6 +146,18 @@ async def _purge_uploads_forever(registry: RegistryService, settings: Settings) 
         await asyncio.sleep(settings.upload_purge_interval_seconds)
 
 
+async def _collect_garbage_forever(collector: GarbageCollector, interval: float) -> None:
+    """Every node runs this loop; the lease in the database lets one of them collect."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await collector.run()
+        except GcBusy:
+            pass  # another node (or an API call) is collecting
+        except Exception:
+            logger.exception("garbage collection failed")
+
+
 def _health_routes(registry: RegistryService) -> list[Route]:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -194,6 +207,7 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     registry = build_registry(settings, events)
     access = build_access(settings, registry)
     accounts = Accounts(access.store, registry.db, (access.cache, registry.cache), registry.events)
+    collector = build_collector(registry, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -202,6 +216,9 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
             asyncio.create_task(_purge_uploads_forever(registry, settings)),
             asyncio.create_task(_flush_usage_forever(access)),
         ]
+        if settings.gc_interval_seconds > 0:
+            interval = settings.gc_interval_seconds
+            tasks.append(asyncio.create_task(_collect_garbage_forever(collector, interval)))
         try:
             yield
         finally:
@@ -218,7 +235,7 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
         routes=[
             *registry_routes,
             *_health_routes(registry),
-            Mount("/api/v1", app=create_api(registry, access, accounts, settings)),
+            Mount("/api/v1", app=create_api(registry, access, accounts, settings, collector)),
         ],
         exception_handlers={HTTPException: _http_error},
         middleware=[Middleware(AccessLog)],
@@ -228,4 +245,5 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     app.state.access = access
     app.state.accounts = accounts
     app.state.settings = settings
+    app.state.gc = collector
     return app

@@ -65,6 +65,19 @@ class Settings(BaseSettings):
         description="How long a manifest that a tag's history refers to (or that was deleted) "
         "stays restorable before garbage collection may reclaim it.",
     )
+    gc_grace_seconds: float = Field(
+        3600,
+        ge=0,
+        description="Garbage collection leaves blobs and untagged manifests younger than this "
+        "(pushed, or pushed again, this recently), so pushes in progress and clock skew "
+        "between nodes are safe.",
+    )
+    gc_interval_seconds: float = Field(
+        0,
+        ge=0,
+        description="Run garbage collection this often (one node at a time, through a lease "
+        "in the database); 0 runs it only on demand (API or `cargobay gc`).",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
         description="SQLite WAL durability: NORMAL survives process crashes, FULL also power loss.",

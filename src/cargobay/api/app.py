@@ -9,11 +9,22 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from cargobay import __version__
-from cargobay.api import members, problems, projects, repositories, robots, system, tokens, users
+from cargobay.api import (
+    gc,
+    members,
+    problems,
+    projects,
+    repositories,
+    robots,
+    system,
+    tokens,
+    users,
+)
 from cargobay.api.needs import Need, Rule, routes
 from cargobay.auth.accounts import Accounts
 from cargobay.auth.service import AccessService
 from cargobay.config import Settings
+from cargobay.lifecycle.gc import GarbageCollector
 from cargobay.registry.service import RegistryService
 
 ROUTERS = (
@@ -25,11 +36,16 @@ ROUTERS = (
     robots.project_router,
     robots.system_router,
     repositories.router,
+    gc.router,
 )
 
 
 def create_api(
-    registry: RegistryService, access: AccessService, accounts: Accounts, settings: Settings
+    registry: RegistryService,
+    access: AccessService,
+    accounts: Accounts,
+    settings: Settings,
+    collector: GarbageCollector | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="Cargobay management API",
@@ -42,6 +58,7 @@ def create_api(
     api.state.access = access  # registry.access.authenticate finds it here
     api.state.accounts = accounts
     api.state.settings = settings
+    api.state.gc = collector
     problems.install(api)
     for router in ROUTERS:
         api.include_router(router)

@@ -23,6 +23,8 @@ class EventType(StrEnum):
     TAG_MOVED = "tag.moved"
     TAG_DELETED = "tag.deleted"
     REPOSITORY_DELETED = "repository.deleted"
+    # Garbage collection finished a run: `size` is the bytes it reclaimed, `subject` the run.
+    GC_FINISHED = "gc.finished"
     # Accounts and projects (the management API); `subject` names what changed.
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"

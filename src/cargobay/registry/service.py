@@ -238,17 +238,20 @@ class RegistryService:
         await self.blobs.abort_upload(upload_id)
         await self.db.write(self.metadata.delete_upload, upload_id)
 
-    async def purge_uploads(self, max_age: timedelta) -> int:
-        """Remove upload sessions and stray upload files untouched for `max_age`."""
+    async def purge_uploads(self, max_age: timedelta, dry_run: bool = False) -> int:
+        """Remove upload sessions and stray upload files untouched for `max_age`; with
+        `dry_run`, only count them."""
         cutoff = datetime.now(UTC) - max_age
-        purged = 0
-        for upload_id in await self.db.read(self.metadata.stale_uploads, cutoff):
-            await self.blobs.abort_upload(upload_id)
-            await self.db.write(self.metadata.delete_upload, upload_id)
-            purged += 1
-        async for upload_id, modified in self.blobs.list_uploads():
-            if modified < cutoff.timestamp():
+        stale = set(await self.db.read(self.metadata.stale_uploads, cutoff))
+        if not dry_run:
+            for upload_id in stale:
                 await self.blobs.abort_upload(upload_id)
+                await self.db.write(self.metadata.delete_upload, upload_id)
+        purged = len(stale)
+        async for upload_id, modified in self.blobs.list_uploads():
+            if modified < cutoff.timestamp() and upload_id not in stale:
+                if not dry_run:
+                    await self.blobs.abort_upload(upload_id)
                 purged += 1
         return purged
 
