@@ -567,6 +567,9 @@ CASES: dict[str, Case] = {
     ),
     "delete-artifact": Case(("DELETE", f"{R}/artifacts/{{digest}}"), _delete_artifact),
     "delete-repository": Case(("DELETE", R), _delete_repository),
+    # -- garbage collection (a dry run: the world's objects must stay)
+    "run-gc": Case(("POST", "/gc"), lambda a: Call("POST", "/gc", 200, {"dry_run": True})),
+    "list-gc-runs": Case(("GET", "/gc/runs"), _get("/gc/runs")),
 }
 
 
