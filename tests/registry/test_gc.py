@@ -283,3 +283,22 @@ def test_only_administrators_may_collect(client: TestClient) -> None:
     assert client.post("/api/v1/gc", json={}, auth=as_dev).status_code == 403
     assert client.get("/api/v1/gc/runs", auth=as_dev).status_code == 403
     assert client.post("/api/v1/gc", json={}, auth=None).status_code == 401
+
+
+def test_bytes_an_interrupted_run_left_in_quarantine_go_back_if_their_row_survived(
+    client: TestClient,
+) -> None:
+    kept = push_image(client, REPO, "v1")
+    layer = sorted(blobs_of(kept.body))[0]
+    orphan = push_blob(client, REPO, random_bytes())
+    store = client.app.state.registry.blobs
+    # As if a run died after moving the bytes out, before (kept) and after (orphan) its commit.
+    store.quarantine(layer)
+    token = store.quarantine(orphan)
+    client.app.state.registry.metadata.unlink_blob(REPO, orphan)
+    engine = client.app.state.registry.metadata.engine
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM blobs WHERE digest = '{orphan}'")
+    collect(client)
+    assert blob_intact(client, REPO, layer)
+    assert store.quarantined() == [] and token is not None and not bytes_stored(client, orphan)

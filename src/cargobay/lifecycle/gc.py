@@ -72,6 +72,7 @@ from cargobay.metadata.gc_store import (
 )
 from cargobay.metadata.models import utcnow
 from cargobay.registry.service import RegistryService
+from cargobay.storage import BlobStore
 
 logger = logging.getLogger("cargobay.gc")
 
@@ -256,8 +257,8 @@ class GarbageCollector:
                 self._quarantine,
                 self.registry.blobs.restore,
             )
-            for token in tokens:
-                await asyncio.to_thread(self.registry.blobs.purge, token)
+            if tokens:  # committed: the quarantined bytes can go for good
+                await asyncio.to_thread(_purge_all, self.registry.blobs, tokens)
             found.blobs.extend(removed)
             if removed:
                 self.registry.cache.invalidate()
@@ -312,6 +313,11 @@ class GarbageCollector:
                 logger.warning("restored %s, left in quarantine by an interrupted run", digest)
             else:
                 await asyncio.to_thread(blobs.purge, token)
+
+
+def _purge_all(blobs: BlobStore, tokens: list[str]) -> None:
+    for token in tokens:
+        blobs.purge(token)
 
 
 def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
