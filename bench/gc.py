@@ -337,6 +337,72 @@ def bench_one(database: str, args: argparse.Namespace, work: Path) -> dict[str, 
     }
 
 
+def write_distribution(root: Path, layout: Layout, repositories: int) -> None:
+    """The same registry in CNCF Distribution's filesystem layout (written from scratch here
+    from its documented path spec): blobs, layer links, manifest revisions and tags. Deleted
+    manifests have no revision link, as after a Distribution manifest DELETE."""
+    v2 = root / "docker" / "registry" / "v2"
+
+    def put(path: Path, content: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+    for digest, content in layout.blobs.items():
+        put(v2 / "blobs" / "sha256" / digest[7:9] / digest[7:] / "data", content)
+    names = {r + 1: f"bench/repo-{r:03d}" for r in range(repositories)}
+    for link in layout.links:
+        repo = v2 / "repositories" / names[link["repository_id"]]
+        put(repo / "_layers" / "sha256" / link["digest"][7:] / "link", link["digest"].encode())
+    by_id = {m["id"]: m for m in layout.manifests}
+    for manifest in layout.manifests:
+        digest = manifest["digest"]
+        put(v2 / "blobs" / "sha256" / digest[7:9] / digest[7:] / "data", manifest["payload"])
+        if manifest["deleted_at"] is None:
+            repo = v2 / "repositories" / names[manifest["repository_id"]]
+            put(repo / "_manifests" / "revisions" / "sha256" / digest[7:] / "link", digest.encode())
+    for tag in layout.tags:
+        digest = by_id[tag["manifest_id"]]["digest"]
+        tags = v2 / "repositories" / names[tag["repository_id"]] / "_manifests" / "tags"
+        put(tags / tag["name"] / "current" / "link", digest.encode())
+        put(tags / tag["name"] / "index" / "sha256" / digest[7:] / "link", digest.encode())
+
+
+def bench_distribution(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Distribution's offline `garbage-collect --delete-untagged` on the same registry."""
+    import subprocess
+
+    now = datetime.now(UTC)
+    layout = build_layout(args, now - timedelta(days=30), now)
+    root = work / "distribution"
+    clock = time.perf_counter()
+    write_distribution(root, layout, args.repositories)
+    built = time.perf_counter() - clock
+    config = work / "distribution.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root}\n  delete:\n    enabled: true\n"
+    )
+    timings = {}
+    for name, extra in (("dry run", ["--dry-run"]), ("gc", [])):
+        clock = time.perf_counter()
+        subprocess.run(
+            [args.distribution_bin, "garbage-collect", "--delete-untagged", *extra, str(config)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        timings[name] = time.perf_counter() - clock
+    left = sum(1 for _ in (root / "docker/registry/v2/blobs/sha256").glob("*/*"))
+    return {
+        "database": "distribution (offline, filesystem)",
+        "blobs": len(layout.blobs) + len(layout.manifests),
+        "build seconds": round(built, 1),
+        "dry run seconds": round(timings["dry run"], 2),
+        "gc seconds": round(timings["gc"], 2),
+        "blobs left (incl. manifests)": left,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/gc", description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
@@ -348,6 +414,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repositories", type=int, default=100)
     parser.add_argument("--work-dir", type=Path, help="parent of the temporary directory")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
+    parser.add_argument(
+        "--distribution",
+        action="store_true",
+        help="also time Distribution's offline garbage-collect on the same registry",
+    )
+    parser.add_argument("--distribution-bin", default="/usr/bin/docker-registry")
     args = parser.parse_args(argv)
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     work = Path(tempfile.mkdtemp(prefix="cargobay-bench-gc-", dir=args.work_dir))
@@ -357,6 +429,10 @@ def main(argv: list[str] | None = None) -> int:
             result = bench_one(database, args, work)
             results.append(result)
             print(json.dumps(result, indent=2), flush=True)
+        if args.distribution:
+            result = bench_distribution(args, work)
+            print(json.dumps(result, indent=2), flush=True)
+            results.append({**result, "checks": {}})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
