@@ -6,6 +6,7 @@ of everything pushed so far 30 days back, so what a test pushes after it is youn
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from gchelpers import (
@@ -21,6 +22,8 @@ from gchelpers import (
 from starlette.testclient import TestClient
 
 from api.helpers import make_user
+from cargobay.app import create_app
+from cargobay.config import Settings
 from cargobay.events import Event, EventType
 from conformance.helpers import (
     OCI_CONFIG,
@@ -37,6 +40,7 @@ from conformance.helpers import (
     push_manifest,
     random_bytes,
 )
+from liveserver import ADMIN
 
 REPO = "library/app"
 
@@ -302,3 +306,15 @@ def test_bytes_an_interrupted_run_left_in_quarantine_go_back_if_their_row_surviv
     collect(client)
     assert blob_intact(client, REPO, layer)
     assert store.quarantined() == [] and token is not None and not bytes_stored(client, orphan)
+
+
+def test_a_periodic_collection_runs_when_an_interval_is_set(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"gc_interval_seconds": 0.2}))
+    with TestClient(app) as periodic:
+        periodic.auth = ADMIN
+        deadline = time.monotonic() + 20
+        runs: list[dict] = []
+        while not runs and time.monotonic() < deadline:
+            time.sleep(0.1)
+            runs = periodic.get("/api/v1/gc/runs").json()["items"]
+        assert runs and runs[0]["actor"] is None and runs[0]["status"] == "finished"
