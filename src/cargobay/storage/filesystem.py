@@ -17,6 +17,7 @@ import ctypes.util
 import errno
 import fcntl
 import hashlib
+import itertools
 import os
 import shutil
 import uuid
@@ -112,6 +113,10 @@ class FilesystemBlobStore(BlobStore):
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
         self._trash.mkdir(parents=True, exist_ok=True)
+        self._blobs_dir = str(self._blobs)
+        self._trash_dir = str(self._trash)
+        self._quarantine_prefix = uuid.uuid4().hex[:8]
+        self._quarantined = itertools.count()
         self._hash_states: OrderedDict[str, _HashState] = OrderedDict()
 
     # -- blobs ---------------------------------------------------------------------------
@@ -305,10 +310,14 @@ class FilesystemBlobStore(BlobStore):
     # -- deleting in steps (garbage collection) ---------------------------------------------
 
     def quarantine(self, digest: str) -> str | None:
+        # Plain strings, not Paths: a collection moves tens of thousands of blobs.
         algorithm, encoded = digests.parse(digest)
-        token = f"{algorithm}-{encoded}-{uuid.uuid4().hex[:12]}"
+        token = f"{algorithm}-{encoded}-{self._quarantine_prefix}{next(self._quarantined)}"
         try:
-            os.rename(self._blob_path(digest), self._trash / token)
+            os.rename(
+                f"{self._blobs_dir}/{algorithm}/{encoded[:2]}/{encoded}",
+                f"{self._trash_dir}/{token}",
+            )
         except FileNotFoundError:
             return None
         return token
@@ -324,7 +333,10 @@ class FilesystemBlobStore(BlobStore):
             _fsync_dir(destination.parent)
 
     def purge(self, token: str) -> None:
-        self._trash_path(token).unlink(missing_ok=True)
+        if "/" in token or token.startswith("."):
+            raise ValueError(token)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{self._trash_dir}/{token}")
 
     def quarantined(self) -> list[tuple[str, str]]:
         found = []
