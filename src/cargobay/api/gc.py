@@ -15,7 +15,7 @@ from cargobay.api.problems import ProblemError, documented
 from cargobay.lifecycle.gc import GarbageCollector, GcBusy, GcReport
 from cargobay.metadata.gc_store import RunRecord
 
-router = APIRouter(prefix="/gc", tags=["garbage collection"], responses=documented(401, 403))
+router = APIRouter(prefix="/gc", tags=["garbage collection"], responses=documented(401, 403, 422))
 
 
 class GcRequest(BaseModel):
@@ -107,7 +107,7 @@ def run_out(run: RunRecord) -> GcRun:
 @router.post(
     "",
     summary="Run garbage collection now and report what it removed",
-    responses=documented(409, 422),
+    responses=documented(409),
 )
 async def run_gc(request: Request, caller: Admin, body: GcRequest | None = None) -> GcRunReport:
     dry_run = body.dry_run if body is not None else False
