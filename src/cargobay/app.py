@@ -33,6 +33,8 @@ from cargobay.auth.tokens import TokenIssuer, TokenKeys, ensure_key
 from cargobay.config import Settings
 from cargobay.events import Dispatcher
 from cargobay.jobs import Jobs, build_jobs
+from cargobay.lifecycle.gc import JOB_KIND as GC_JOB
+from cargobay.lifecycle.gc import build_collector, collect_as_job
 from cargobay.lifecycle.retention_service import RetentionService
 from cargobay.logs import setup_logging
 from cargobay.metadata.access_store import AccessStore
@@ -160,6 +162,14 @@ def build_jobs_and_retention(
     return jobs, retention
 
 
+async def _schedule_gc(jobs: Jobs, settings: Settings) -> None:
+    """Every node states the schedule at start; the scheduler queues each run once."""
+    if settings.gc_schedule:
+        await jobs.scheduler.ensure(GC_JOB, settings.gc_schedule)
+    else:
+        await jobs.scheduler.remove(GC_JOB)
+
+
 def _health_routes(registry: RegistryService) -> list[Route]:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -210,10 +220,13 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     access = build_access(settings, registry)
     accounts = Accounts(access.store, registry.db, (access.cache, registry.cache), registry.events)
     jobs, retention = build_jobs_and_retention(settings, registry)
+    collector = build_collector(registry, settings)
+    jobs.worker.register(GC_JOB, lambda job: collect_as_job(collector))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _bootstrap_admin(access, settings)
+        await _schedule_gc(jobs, settings)
         tasks = [
             asyncio.create_task(_purge_uploads_forever(registry, settings)),
             asyncio.create_task(_flush_usage_forever(access)),
@@ -232,7 +245,7 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
             registry.db.close()
             registry.metadata.engine.dispose()
 
-    api = create_api(registry, access, accounts, settings)
+    api = create_api(registry, access, accounts, settings, collector)
     api.state.jobs = jobs
     api.state.retention = retention
     app = Starlette(
@@ -251,4 +264,5 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     app.state.settings = settings
     app.state.jobs = jobs
     app.state.retention = retention
+    app.state.gc = collector
     return app

@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(
         3, ge=1, description="How often a job whose node died is started again before it fails."
     )
+    gc_grace_seconds: float = Field(
+        3600,
+        ge=0,
+        description="Garbage collection leaves blobs and untagged manifests younger than this "
+        "(pushed, or pushed again, this recently), so pushes in progress and clock skew "
+        "between nodes are safe.",
+    )
+    gc_schedule: str | None = Field(
+        None,
+        description="Cron expression (e.g. `0 3 * * *`) on which garbage collection runs as a "
+        "background job, on one node at a time; unset: only on demand (API or `cargobay gc`).",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
         description="SQLite WAL durability: NORMAL survives process crashes, FULL also power loss.",
@@ -151,6 +163,13 @@ class Settings(BaseSettings):
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:5000")
         return value
+
+    @field_validator("gc_schedule")
+    @classmethod
+    def _gc_schedule_is_cron(cls, value: str | None) -> str | None:
+        from cargobay.jobs import cron  # here: the jobs package imports this module
+
+        return cron.check(value) if value else None
 
     @property
     def host(self) -> str:

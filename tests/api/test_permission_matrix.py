@@ -710,6 +710,9 @@ CASES: dict[str, Case] = {
         lambda a: Call("PUT", f"/projects/{a.project}/stages", 200, {"stages": ["dev", "prod"]}),
     ),
     "promote-artifact": Case(("POST", f"{R}/artifacts/{{digest}}/promote"), _promote),
+    # -- garbage collection (a dry run: the world's objects must stay)
+    "run-gc": Case(("POST", "/gc"), lambda a: Call("POST", "/gc", 200, {"dry_run": True})),
+    "list-gc-runs": Case(("GET", "/gc/runs"), _get("/gc/runs")),
 }
 
 

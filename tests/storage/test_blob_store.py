@@ -156,3 +156,79 @@ def test_upload_ids_cannot_escape_the_store(store: BlobStore) -> None:
     for bad in ("../x", "a/b", ".hidden"):
         with pytest.raises(UploadNotFound):
             run(store.upload_size(bad))
+
+
+# -- committing and deleting in steps (what online garbage collection relies on) ----------
+
+
+def verified_upload(store: BlobStore, upload_id: str, data: bytes) -> str:
+    run(store.start_upload(upload_id))
+    run(store.append_upload(upload_id, stream(data)))
+    return run(store.verify_upload(upload_id, sha256(data))).digest
+
+
+def test_verify_checks_the_digest_and_keeps_the_upload(store: BlobStore) -> None:
+    digest = verified_upload(store, "u1", b"verified")
+    assert run(store.upload_size("u1")) == len(b"verified")
+    assert run(store.stat(digest)) is None  # not a blob until placed
+
+
+def test_verify_with_a_wrong_digest_discards_the_upload(store: BlobStore) -> None:
+    run(store.start_upload("u1"))
+    run(store.append_upload("u1", stream(b"data")))
+    with pytest.raises(DigestMismatch):
+        run(store.verify_upload("u1", sha256(b"other")))
+    with pytest.raises(UploadNotFound):
+        run(store.upload_size("u1"))
+
+
+def test_place_makes_the_blob_readable_and_keeps_the_upload(store: BlobStore) -> None:
+    digest = verified_upload(store, "u1", b"placed")
+    assert store.place("u1", digest) is True
+    assert store.holds(digest) and run(read_all(store, digest)) == b"placed"
+    assert run(store.upload_size("u1")) == len(b"placed")
+    assert store.place("u1", digest) is False  # already there: nothing written
+    run(store.abort_upload("u1"))
+    assert run(read_all(store, digest)) == b"placed"  # the blob outlives its upload
+
+
+def test_place_puts_back_bytes_removed_since_it_last_placed_them(store: BlobStore) -> None:
+    digest = verified_upload(store, "u1", b"again")
+    store.place("u1", digest)
+    token = store.quarantine(digest)
+    assert token is not None and not store.holds(digest)
+    assert store.place("u1", digest) is True
+    assert run(read_all(store, digest)) == b"again"
+
+
+def test_a_quarantined_blob_is_gone_until_restored(store: BlobStore) -> None:
+    run(store.put("u1", sha256(b"q"), stream(b"q")))
+    token = store.quarantine(sha256(b"q"))
+    assert token is not None
+    assert run(store.stat(sha256(b"q"))) is None
+    assert store.quarantined() == [(token, sha256(b"q"))]
+    store.restore(token)
+    assert run(read_all(store, sha256(b"q"))) == b"q"
+    assert store.quarantined() == []
+
+
+def test_a_purged_blob_is_gone_for_good(store: BlobStore) -> None:
+    run(store.put("u1", sha256(b"p"), stream(b"p")))
+    token = store.quarantine(sha256(b"p"))
+    assert token is not None
+    store.purge(token)
+    store.purge(token)  # twice is fine
+    assert store.quarantined() == [] and not store.holds(sha256(b"p"))
+
+
+def test_quarantining_an_absent_blob_gives_no_token(store: BlobStore) -> None:
+    assert store.quarantine(sha256(b"never stored")) is None
+
+
+def test_restoring_a_blob_stored_again_meanwhile_keeps_the_new_copy(store: BlobStore) -> None:
+    run(store.put("u1", sha256(b"r"), stream(b"r")))
+    token = store.quarantine(sha256(b"r"))
+    assert token is not None
+    run(store.put("u2", sha256(b"r"), stream(b"r")))
+    store.restore(token)
+    assert run(read_all(store, sha256(b"r"))) == b"r" and store.quarantined() == []

@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from cargobay import __version__
 from cargobay.api import (
+    gc,
     history,
     immutability,
     jobs,
@@ -29,6 +30,7 @@ from cargobay.api.needs import Need, Rule, routes
 from cargobay.auth.accounts import Accounts
 from cargobay.auth.service import AccessService
 from cargobay.config import Settings
+from cargobay.lifecycle.gc import GarbageCollector
 from cargobay.lifecycle.history import HistoryService
 from cargobay.lifecycle.immutability import ImmutabilityService
 from cargobay.registry.service import RegistryService
@@ -50,11 +52,16 @@ ROUTERS = (
     immutability.router,
     retention.router,
     jobs.router,
+    gc.router,
 )
 
 
 def create_api(
-    registry: RegistryService, access: AccessService, accounts: Accounts, settings: Settings
+    registry: RegistryService,
+    access: AccessService,
+    accounts: Accounts,
+    settings: Settings,
+    collector: GarbageCollector | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="Cargobay management API",
@@ -69,6 +76,7 @@ def create_api(
     api.state.settings = settings
     api.state.history = HistoryService(registry)
     api.state.immutability = ImmutabilityService(registry)
+    api.state.gc = collector
     problems.install(api)
     for router in ROUTERS:
         api.include_router(router)

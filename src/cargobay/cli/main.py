@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from cargobay import __version__
 from cargobay.cli import (
+    gc,
     history,
     immutability,
     ldap,
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     retention.add_commands(commands)
     versions.add_commands(commands)
     promotion.add_commands(commands)
+    gc.add_commands(commands, _database_flags)
     return parser
 
 

@@ -26,6 +26,8 @@ class EventType(StrEnum):
     REPOSITORY_DELETED = "repository.deleted"
     REPOSITORY_UPDATED = "repository.updated"  # its settings (floating tags)
     ARTIFACT_PROMOTED = "artifact.promoted"  # `subject` names the source, repository@digest
+    # Garbage collection finished a run: `size` is the bytes it reclaimed, `subject` the run.
+    GC_FINISHED = "gc.finished"
     # Accounts and projects (the management API); `subject` names what changed.
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"

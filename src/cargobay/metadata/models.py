@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -223,6 +224,41 @@ class Upload(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_uploads_updated_at", "updated_at"),)
+
+
+class GcRun(Base):
+    """One garbage collection run (or dry run) and what it removed.
+
+    Kept apart from any general jobs table on purpose: it is small and GC's own.
+    """
+
+    __tablename__ = "gc_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node: Mapped[str] = mapped_column(String(255))
+    actor: Mapped[str | None] = mapped_column(NAME, nullable=True)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))  # running | finished | failed
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    manifests_removed: Mapped[int] = mapped_column(Integer, default=0)
+    blobs_removed: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_reclaimed: Mapped[int] = mapped_column(BigInteger, default=0)
+    uploads_purged: Mapped[int] = mapped_column(Integer, default=0)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_gc_runs_started_at", "started_at"),)
+
+
+class Lease(Base):
+    """A claim on background work that one node at a time may do (`gc`): compare-and-set."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 # -- access control ------------------------------------------------------------------------

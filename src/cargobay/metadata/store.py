@@ -58,6 +58,10 @@ _BLOB_SIZE = (
     .join(Repository, Repository.id == RepositoryBlob.repository_id)
     .where(Repository.name == bindparam("name"), Blob.digest == bindparam("digest"))
 )
+# On PostgreSQL a push holds the rows it relies on (FOR SHARE) until it commits, so that
+# garbage collection, which deletes a row only under FOR UPDATE after checking it again, either
+# finishes first (the push then sees the row gone) or waits. SQLite has one writer: no clause.
+_MANIFEST_ROW_HELD = _MANIFEST_ROW.with_for_update(read=True)
 _MANIFEST_COLUMNS = (Manifest.digest, Manifest.media_type, Manifest.payload)
 _MANIFEST_BY_DIGEST = (
     select(*_MANIFEST_COLUMNS)
@@ -207,7 +211,13 @@ class MetadataStore:
         self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
         insert_ignore = self._dialect.insert  # with on_conflict_do_nothing below
         self._new_repository = insert_ignore(Repository).on_conflict_do_nothing()
-        self._new_blob = insert_ignore(Blob).on_conflict_do_nothing()
+        new_blob = insert_ignore(Blob)
+        # A blob pushed again is young again: its row's time is what garbage collection's
+        # grace period counts from, and the update takes the row lock GC deletes under.
+        self._new_blob = new_blob.on_conflict_do_update(
+            index_elements=[Blob.digest], set_={"created_at": new_blob.excluded.created_at}
+        )
+        self._holds_rows = self._dialect is postgresql
         self._new_link = insert_ignore(RepositoryBlob).on_conflict_do_nothing()
         self._new_manifest = insert_ignore(Manifest).on_conflict_do_nothing()
         self._new_references = insert_ignore(ManifestReference).on_conflict_do_nothing()
@@ -287,11 +297,19 @@ class MetadataStore:
         with self.engine.connect() as connection:
             return [(row.name, row.size) for row in connection.execute(query)]
 
-    def link_blob(self, name: str, digest: str, size: int, upload_id: str | None = None) -> None:
+    def link_blob(
+        self,
+        name: str,
+        digest: str,
+        size: int,
+        upload_id: str | None = None,
+        ensure_bytes: Callable[[], object] | None = None,
+    ) -> None:
         """Record a stored blob and make it visible in a repository.
 
         `upload_id` names the upload session the blob came from, which ends in the same
-        transaction.
+        transaction. `ensure_bytes` puts the bytes in place (again, if garbage collection
+        removed them since they were placed) while this transaction holds the blob's row.
         """
         with self._write() as connection:
             if upload_id is not None:
@@ -299,10 +317,33 @@ class MetadataStore:
             repository_id = self._ensure_repository(connection, name)
             now = utcnow()
             connection.execute(self._new_blob, {"digest": digest, "size": size, "created_at": now})
+            if ensure_bytes is not None:
+                ensure_bytes()
             connection.execute(
                 self._new_link,
                 {"repository_id": repository_id, "digest": digest, "created_at": now},
             )
+
+    def mount_blob(self, name: str, digest: str, present: Callable[[], bool]) -> int | None:
+        """Link a blob the registry holds into a repository; its size, or None if it is gone.
+
+        The blob's row is touched first (its lock, and a fresh grace period), then `present`
+        checks the bytes: garbage collection cannot remove them from then on.
+        """
+        with self._write() as connection:
+            now = utcnow()
+            touched = connection.execute(
+                update(Blob).where(Blob.digest == digest).values(created_at=now)
+            )
+            if touched.rowcount == 0 or not present():
+                return None
+            size = connection.scalar(select(Blob.size).where(Blob.digest == digest))
+            repository_id = self._ensure_repository(connection, name)
+            connection.execute(
+                self._new_link,
+                {"repository_id": repository_id, "digest": digest, "created_at": now},
+            )
+            return size
 
     def unlink_blob(self, name: str, digest: str) -> bool:
         with self._write() as connection:
@@ -373,7 +414,8 @@ class MetadataStore:
         with self._write() as connection:
             repository_id = self._ensure_repository(connection, name)
             row = connection.execute(
-                _MANIFEST_ROW, {"repository_id": repository_id, "digest": digest}
+                _MANIFEST_ROW_HELD if self._holds_rows else _MANIFEST_ROW,
+                {"repository_id": repository_id, "digest": digest},
             ).first()
             created = row is None or row.deleted_at is not None
             if row is None:
@@ -386,6 +428,14 @@ class MetadataStore:
                 manifest_id = row.id
                 if row.deleted_at is not None:  # pushed again after a delete: back it comes
                     self._undelete(connection, repository_id, manifest_id)
+                if not tags:
+                    # Pushed again by digest (an index's child before its index, say): no tag
+                    # keeps it, so it gets a fresh grace period from garbage collection.
+                    connection.execute(
+                        update(Manifest)
+                        .where(Manifest.id == manifest_id)
+                        .values(created_at=utcnow())
+                    )
             changes = tuple(
                 change
                 for tag in tags
@@ -450,24 +500,38 @@ class MetadataStore:
         if missing:
             raise ManifestReferencesMissing(sorted(missing))
 
-    @staticmethod
-    def _linked_blobs(connection: Connection, repository_id: int, digests: set[str]) -> set[str]:
+    def _linked_blobs(
+        self, connection: Connection, repository_id: int, digests: set[str]
+    ) -> set[str]:
         if not digests:
             return set()
+        if self._holds_rows:
+            # Hold the blobs' rows (in one order, as GC locks them) before reading the links:
+            # a blob GC deleted while this waited is then missing from the second query too.
+            held = (
+                select(Blob.digest)
+                .where(Blob.digest.in_(sorted(digests)))
+                .order_by(Blob.digest)
+                .with_for_update(read=True)
+            )
+            digests = set(connection.scalars(held))
+            if not digests:
+                return set()
         query = select(RepositoryBlob.digest).where(
             RepositoryBlob.repository_id == repository_id, RepositoryBlob.digest.in_(digests)
         )
         return set(connection.scalars(query))
 
-    @staticmethod
     def _present_manifests(
-        connection: Connection, repository_id: int, digests: set[str]
+        self, connection: Connection, repository_id: int, digests: set[str]
     ) -> set[str]:
         query = select(Manifest.digest).where(
             Manifest.repository_id == repository_id,
             Manifest.digest.in_(digests),
             Manifest.deleted_at.is_(None),
         )
+        if self._holds_rows:  # an index holds its children (in id order, as GC locks them)
+            query = query.order_by(Manifest.id).with_for_update(read=True)
         return set(connection.scalars(query))
 
     def _insert_manifest(
@@ -691,9 +755,15 @@ class MetadataStore:
         digest: str,
         undeleted: list[str],
     ) -> int:
-        """The id of the manifest to restore, undeleted (with its children) if it was."""
+        """The id of the manifest to restore, undeleted (with its children) if it was.
+
+        On PostgreSQL the rows are held (FOR SHARE) as a push holds them, so a garbage
+        collection at the window's edge either removed them before (ManifestReclaimed) or
+        waits until the restore has committed.
+        """
         row = connection.execute(
-            _MANIFEST_ROW, {"repository_id": repository_id, "digest": digest}
+            _MANIFEST_ROW_HELD if self._holds_rows else _MANIFEST_ROW,
+            {"repository_id": repository_id, "digest": digest},
         ).first()
         if row is None:
             if history.pointed_at(connection, repository_id, digest):
@@ -714,7 +784,10 @@ class MetadataStore:
                     ManifestReference.kind == "child",
                     Manifest.repository_id == repository_id,
                 )
+                .order_by(Manifest.id)
             )
+            if self._holds_rows:
+                children = children.with_for_update(read=True, of=Manifest)
             pending.extend((r.id, r.digest, r.deleted_at) for r in connection.execute(children))
         return row.id
 

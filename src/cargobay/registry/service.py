@@ -1,13 +1,17 @@
 """The registry's operations, shared by the /v2 handlers and the management API.
 
 The service puts blob bytes in the blob store and facts in the metadata store, in the order
-that keeps a crash harmless: bytes first (verified, renamed into place), then the metadata
-that makes them visible, then the domain event. `metadata.runner` decides where each
+that keeps a crash harmless: bytes first (verified, linked into place), then the metadata
+that makes them visible, then the domain event. The metadata transaction that publishes a
+blob checks again, under the blob's row lock, that its bytes are in place: that is what makes
+online garbage collection safe (`cargobay.lifecycle.gc`). `metadata.runner` decides where each
 database call runs so the event loop never waits on a lock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
@@ -108,12 +112,26 @@ class RegistryService:
         # The bytes stay: other repositories may link them; garbage collection reclaims them.
         self._emit(EventType.BLOB_DELETED, name, digest=digest)
 
-    async def _link(
-        self, name: str, info: BlobInfo, event: EventType, upload_id: str | None = None
-    ) -> None:
-        await self.db.write(self.metadata.link_blob, name, info.digest, info.size, upload_id)
+    async def _publish(self, name: str, upload_id: str, info: BlobInfo, session: bool) -> None:
+        """Make a verified upload blob `info.digest` of repository `name`.
+
+        The bytes are placed first, outside any lock (the slow part: a link and an fsync);
+        then the transaction that records the blob places them again if garbage collection
+        removed them meanwhile, which it can only have done before that transaction took
+        the blob's row. The upload's own file stays until then, so the bytes are at hand.
+        """
+        await asyncio.to_thread(self.blobs.place, upload_id, info.digest)
+        await self.db.write(
+            self.metadata.link_blob,
+            name,
+            info.digest,
+            info.size,
+            upload_id if session else None,
+            functools.partial(self.blobs.place, upload_id, info.digest),
+        )
+        await self.blobs.abort_upload(upload_id)
         self.cache.invalidate()
-        self._emit(event, name, digest=info.digest, size=info.size)
+        self._emit(EventType.BLOB_PUSHED, name, digest=info.digest, size=info.size)
 
     # -- uploads ---------------------------------------------------------------------------
 
@@ -129,8 +147,15 @@ class RegistryService:
         digests.parse(digest)
         # The bytes go to a private upload the database never hears of: if the process
         # dies here, the purge finds the file by its age alone.
-        info = await self.blobs.put(f"mono-{uuid.uuid4()}", digest, chunks)
-        await self._link(name, info, EventType.BLOB_PUSHED)
+        upload_id = f"mono-{uuid.uuid4()}"
+        await self.blobs.start_upload(upload_id, digests.algorithm_of(digest))
+        try:
+            await self.blobs.append_upload(upload_id, chunks, offset=0)
+            info = await self.blobs.verify_upload(upload_id, digest)
+            await self._publish(name, upload_id, info, session=False)
+        except BaseException:
+            await self.blobs.abort_upload(upload_id)
+            raise
         return info
 
     async def mount(
@@ -156,11 +181,17 @@ class RegistryService:
                 if await readable(holder):
                     size = holder_size
                     break
-        if size is None or await self.blobs.stat(digest) is None:
+        if size is None:
             return None
-        info = BlobInfo(digest, size)
-        await self._link(name, info, EventType.BLOB_MOUNTED)
-        return info
+        # The row is touched and the bytes checked in one transaction, so garbage collection
+        # cannot remove the blob between the check and the link.
+        present = functools.partial(self.blobs.holds, digest)
+        size = await self.db.write(self.metadata.mount_blob, name, digest, present)
+        if size is None:
+            return None
+        self.cache.invalidate()
+        self._emit(EventType.BLOB_MOUNTED, name, digest=digest, size=size)
+        return BlobInfo(digest, size)
 
     async def _own_upload(self, name: str, upload_id: str) -> None:
         if not await self.db.read(self.metadata.upload_belongs, upload_id, name):
@@ -193,12 +224,13 @@ class RegistryService:
         if chunks is not None:
             await self.blobs.append_upload(upload_id, chunks, offset)
         try:
-            info = await self.blobs.commit_upload(upload_id, digest)
+            info = await self.blobs.verify_upload(upload_id, digest)
         except DigestMismatch:
             # The store discarded the bytes; the session is over too.
             await self.db.write(self.metadata.delete_upload, upload_id)
             raise
-        await self._link(name, info, EventType.BLOB_PUSHED, upload_id)
+        # A failure from here on leaves the session and its bytes: the client may retry.
+        await self._publish(name, upload_id, info, session=True)
         return info
 
     async def cancel_upload(self, name: str, upload_id: str) -> None:
@@ -206,17 +238,20 @@ class RegistryService:
         await self.blobs.abort_upload(upload_id)
         await self.db.write(self.metadata.delete_upload, upload_id)
 
-    async def purge_uploads(self, max_age: timedelta) -> int:
-        """Remove upload sessions and stray upload files untouched for `max_age`."""
+    async def purge_uploads(self, max_age: timedelta, dry_run: bool = False) -> int:
+        """Remove upload sessions and stray upload files untouched for `max_age`; with
+        `dry_run`, only count them."""
         cutoff = datetime.now(UTC) - max_age
-        purged = 0
-        for upload_id in await self.db.read(self.metadata.stale_uploads, cutoff):
-            await self.blobs.abort_upload(upload_id)
-            await self.db.write(self.metadata.delete_upload, upload_id)
-            purged += 1
-        async for upload_id, modified in self.blobs.list_uploads():
-            if modified < cutoff.timestamp():
+        stale = set(await self.db.read(self.metadata.stale_uploads, cutoff))
+        if not dry_run:
+            for upload_id in stale:
                 await self.blobs.abort_upload(upload_id)
+                await self.db.write(self.metadata.delete_upload, upload_id)
+        purged = len(stale)
+        async for upload_id, modified in self.blobs.list_uploads():
+            if modified < cutoff.timestamp() and upload_id not in stale:
+                if not dry_run:
+                    await self.blobs.abort_upload(upload_id)
                 purged += 1
         return purged
 

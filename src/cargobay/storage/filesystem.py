@@ -1,7 +1,9 @@
 """Blobs on a local filesystem, content-addressed: `blobs/<algorithm>/<2 hex>/<hex>`.
 
-Writes go to `uploads/<id>`, are verified, fsynced and renamed into place, so a crash at any
+Writes go to `uploads/<id>`, are verified, fsynced and linked into place, so a crash at any
 point leaves either the old state or the new one, never a partial blob under a digest.
+Garbage collection moves a blob to `trash/` first and deletes it there once its metadata
+transaction has committed, so an interrupted delete can be undone (`quarantined`).
 Hashing and writing run in a worker thread, a batch at a time, while the event loop keeps
 receiving the next batch: the two cores work on one upload, and memory stays at two batches.
 """
@@ -15,12 +17,16 @@ import ctypes.util
 import errno
 import fcntl
 import hashlib
+import itertools
 import os
+import shutil
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
 from cargobay.oci import digest as digests
+from cargobay.oci.errors import OCIError
 from cargobay.storage.base import BlobInfo, BlobStore
 from cargobay.storage.errors import (
     BlobNotFound,
@@ -103,8 +109,14 @@ class FilesystemBlobStore(BlobStore):
         self.root = root
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
+        self._trash = root / "trash"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
+        self._trash.mkdir(parents=True, exist_ok=True)
+        self._blobs_dir = str(self._blobs)
+        self._trash_dir = str(self._trash)
+        self._quarantine_prefix = uuid.uuid4().hex[:8]
+        self._quarantined = itertools.count()
         self._hash_states: OrderedDict[str, _HashState] = OrderedDict()
 
     # -- blobs ---------------------------------------------------------------------------
@@ -237,6 +249,24 @@ class FilesystemBlobStore(BlobStore):
         return await asyncio.to_thread(self._commit, path, digest, state)
 
     def _commit(self, path: Path, digest: str, state: _HashState | None) -> BlobInfo:
+        info = self._verify(path, digest, state)
+        destination = self._blob_path(digest)
+        if destination.exists():
+            path.unlink()  # the same bytes are already stored: keep one copy
+            return info
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, destination)
+        _fsync_dir(destination.parent)
+        return info
+
+    async def verify_upload(self, upload_id: str, digest: str) -> BlobInfo:
+        path = self._upload_path(upload_id)
+        if not path.exists():
+            raise UploadNotFound(upload_id)
+        state = self._hash_states.pop(upload_id, None)
+        return await asyncio.to_thread(self._verify, path, digest, state)
+
+    def _verify(self, path: Path, digest: str, state: _HashState | None) -> BlobInfo:
         algorithm = digests.algorithm_of(digest)
         with path.open("rb") as file:
             os.fsync(file.fileno())
@@ -248,14 +278,76 @@ class FilesystemBlobStore(BlobStore):
         if actual != digest:
             path.unlink(missing_ok=True)
             raise DigestMismatch(digest, actual)
+        return BlobInfo(digest, size)
+
+    def place(self, upload_id: str, digest: str) -> bool:
         destination = self._blob_path(digest)
         if destination.exists():
-            path.unlink()  # the same bytes are already stored: keep one copy
-            return BlobInfo(digest, size)
+            return False
+        source = self._upload_path(upload_id)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, destination)
+        try:
+            # A hard link, not a rename: the upload must stay until the metadata transaction
+            # that publishes the blob has checked, under the blob's row lock, that the bytes
+            # are still there (garbage collection may have removed them in between).
+            os.link(source, destination)
+        except FileExistsError:
+            return False
+        except FileNotFoundError:
+            raise UploadNotFound(upload_id) from None
+        except OSError:  # a filesystem without hard links: copy, then rename into place
+            temporary = self._uploads / f".place-{uuid.uuid4().hex}"
+            shutil.copyfile(source, temporary)
+            with temporary.open("rb") as file:
+                os.fsync(file.fileno())
+            os.replace(temporary, destination)
         _fsync_dir(destination.parent)
-        return BlobInfo(digest, size)
+        return True
+
+    def holds(self, digest: str) -> bool:
+        return self._blob_path(digest).exists()
+
+    # -- deleting in steps (garbage collection) ---------------------------------------------
+
+    def quarantine(self, digest: str) -> str | None:
+        # Plain strings, not Paths: a collection moves tens of thousands of blobs.
+        algorithm, encoded = digests.parse(digest)
+        token = f"{algorithm}-{encoded}-{self._quarantine_prefix}{next(self._quarantined)}"
+        try:
+            os.rename(
+                f"{self._blobs_dir}/{algorithm}/{encoded[:2]}/{encoded}",
+                f"{self._trash_dir}/{token}",
+            )
+        except FileNotFoundError:
+            return None
+        return token
+
+    def restore(self, token: str) -> None:
+        path = self._trash_path(token)
+        destination = self._blob_path(_token_digest(token))
+        if destination.exists():
+            path.unlink(missing_ok=True)  # stored again meanwhile: the same bytes
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(path, destination)
+            _fsync_dir(destination.parent)
+
+    def purge(self, token: str) -> None:
+        if "/" in token or token.startswith("."):
+            raise ValueError(token)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{self._trash_dir}/{token}")
+
+    def quarantined(self) -> list[tuple[str, str]]:
+        found = []
+        for entry in os.scandir(self._trash):
+            with contextlib.suppress(ValueError):
+                found.append((entry.name, _token_digest(entry.name)))
+        return found
+
+    def _trash_path(self, token: str) -> Path:
+        _token_digest(token)  # refuses anything that is not a token this store made
+        return self._trash / token
 
     async def abort_upload(self, upload_id: str) -> None:
         self._hash_states.pop(upload_id, None)
@@ -272,3 +364,17 @@ class FilesystemBlobStore(BlobStore):
         self._hash_states.move_to_end(upload_id)
         while len(self._hash_states) > MAX_HASH_STATES:
             self._hash_states.popitem(last=False)
+
+
+def _token_digest(token: str) -> str:
+    """The digest a quarantine token holds (`sha256-<hex>-<random>`); ValueError otherwise."""
+    algorithm, _, rest = token.partition("-")
+    encoded, _, suffix = rest.rpartition("-")
+    digest = f"{algorithm}:{encoded}"
+    try:
+        digests.parse(digest)
+    except OCIError:
+        raise ValueError(token) from None
+    if not suffix or "/" in token:
+        raise ValueError(token)
+    return digest
