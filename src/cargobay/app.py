@@ -32,6 +32,8 @@ from cargobay.auth.throttle import LoginThrottle, ThrottleSettings
 from cargobay.auth.tokens import TokenIssuer, TokenKeys, ensure_key
 from cargobay.config import Settings
 from cargobay.events import Dispatcher
+from cargobay.lifecycle.pulls import PullCounter
+from cargobay.lifecycle.pulls import flush_forever as flush_pulls_forever
 from cargobay.logs import setup_logging
 from cargobay.metadata.access_store import AccessStore
 from cargobay.metadata.db import create_db_engine, is_sqlite, migrate
@@ -194,6 +196,8 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     registry = build_registry(settings, events)
     access = build_access(settings, registry)
     accounts = Accounts(access.store, registry.db, (access.cache, registry.cache), registry.events)
+    pulls = PullCounter(registry.metadata, registry.db)
+    pulls.subscribe(registry.events)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -201,6 +205,7 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
         tasks = [
             asyncio.create_task(_purge_uploads_forever(registry, settings)),
             asyncio.create_task(_flush_usage_forever(access)),
+            asyncio.create_task(flush_pulls_forever(pulls, settings.pull_flush_interval_seconds)),
         ]
         try:
             yield
@@ -211,6 +216,10 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
                     await task
             with contextlib.suppress(Exception):
                 await access.flush_usage()
+            try:
+                await pulls.flush()
+            except Exception:
+                logger.exception("writing pull counts at shutdown failed")
             registry.db.close()
             registry.metadata.engine.dispose()
 
@@ -227,5 +236,6 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     app.state.registry = registry
     app.state.access = access
     app.state.accounts = accounts
+    app.state.pulls = pulls
     app.state.settings = settings
     return app

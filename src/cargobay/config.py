@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         description="How long a manifest that a tag's history refers to (or that was deleted) "
         "stays restorable before garbage collection may reclaim it.",
     )
+    pull_flush_interval_seconds: float = Field(
+        5,
+        gt=0,
+        le=3600,
+        description="How often each node adds the pulls it counted to the artifacts' pull "
+        "counts and last-pull times (in one batch; also at shutdown).",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
         description="SQLite WAL durability: NORMAL survives process crashes, FULL also power loss.",

@@ -9,7 +9,19 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from cargobay import __version__
-from cargobay.api import members, problems, projects, repositories, robots, system, tokens, users
+from cargobay.api import (
+    labels,
+    members,
+    problems,
+    projects,
+    repositories,
+    robots,
+    search,
+    system,
+    tokens,
+    usage,
+    users,
+)
 from cargobay.api.needs import Need, Rule, routes
 from cargobay.auth.accounts import Accounts
 from cargobay.auth.service import AccessService
@@ -24,6 +36,10 @@ ROUTERS = (
     members.router,
     robots.project_router,
     robots.system_router,
+    search.router,
+    # Before repositories: its `/{repository:path}` would take their paths.
+    labels.router,
+    usage.router,
     repositories.router,
 )
 

@@ -23,6 +23,9 @@ class EventType(StrEnum):
     TAG_MOVED = "tag.moved"
     TAG_DELETED = "tag.deleted"
     REPOSITORY_DELETED = "repository.deleted"
+    LABEL_ADDED = "label.added"  # also when a label's value changes
+    LABEL_REMOVED = "label.removed"
+    QUOTA_CHANGED = "project.quota_changed"  # `project`; `size` is the new quota (None: none)
     # Accounts and projects (the management API); `subject` names what changed.
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
@@ -55,6 +58,7 @@ class Event:
     actor: str | None = None  # who made the change (`alice`, `robot:team+ci`), if known
     project: str | None = None
     subject: str | None = None  # the user, member, robot or token the event is about
+    label: str | None = None  # label events: `key=value` (removed: the value it had)
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

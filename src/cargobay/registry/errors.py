@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from cargobay.auth.errors import AuthError
-from cargobay.metadata.errors import ManifestReferencesMissing, MetadataError
+from cargobay.metadata.errors import ManifestReferencesMissing, MetadataError, QuotaExceeded
 from cargobay.oci.errors import OCIError
 from cargobay.storage import (
     BlobNotFound,
@@ -104,7 +104,21 @@ def _from_metadata(exc: MetadataError) -> RegistryError:
         return RegistryError(
             "MANIFEST_BLOB_UNKNOWN", "manifest references unknown content", {"digests": exc.digests}
         )
+    if isinstance(exc, QuotaExceeded):
+        return quota_exceeded(exc)
     return RegistryError("UNSUPPORTED", str(exc), status=500)
+
+
+def quota_exceeded(exc: QuotaExceeded) -> RegistryError:
+    """DENIED with 403: clients print a DENIED error's message as it is, and none retries
+    it (TOOMANYREQUESTS makes containers/image retry, then print only "too many requests")."""
+    detail = {
+        "project": exc.project,
+        "quota_bytes": exc.quota,
+        "used_bytes": exc.used,
+        "requested_bytes": exc.adding,
+    }
+    return RegistryError("DENIED", str(exc), detail, status=403)
 
 
 def range_header(size: int) -> str:
