@@ -265,6 +265,7 @@ def project_usage(connection: Connection, project: str) -> ProjectUsage | None:
     ).one()
     manifests = connection.execute(
         select(func.count(), func.coalesce(func.sum(Manifest.size), 0))
+        .select_from(Manifest)
         .join(Repository, Repository.id == Manifest.repository_id)
         .where(in_project(project))
     ).one()
@@ -285,6 +286,7 @@ def repository_usage(connection: Connection, name: str) -> RepositoryUsage | Non
         return None
     blobs = connection.execute(
         select(func.count(), func.coalesce(func.sum(Blob.size), 0))
+        .select_from(RepositoryBlob)
         .join(Blob, Blob.digest == RepositoryBlob.digest)
         .where(RepositoryBlob.repository_id == repository)
     ).one()
@@ -316,6 +318,7 @@ def recount(connection: Connection, project: str | None = None) -> list[Recounte
 def _recount_one(connection: Connection, project: int, name: str) -> int:
     links = connection.execute(
         select(RepositoryBlob.digest, Blob.size, func.count().label("links"))
+        .select_from(RepositoryBlob)
         .join(Repository, Repository.id == RepositoryBlob.repository_id)
         .join(Blob, Blob.digest == RepositoryBlob.digest)
         .where(in_project(name))
@@ -332,6 +335,7 @@ def _recount_one(connection: Connection, project: int, name: str) -> int:
         )
     payloads = connection.scalar(
         select(func.coalesce(func.sum(Manifest.size), 0))
+        .select_from(Manifest)
         .join(Repository, Repository.id == Manifest.repository_id)
         .where(in_project(name))
     )
