@@ -276,8 +276,7 @@ class MetadataStore:
                 {"repository_id": repository_id, "digest": digest, "created_at": now},
             )
             if linked.rowcount:  # new in this repository: maybe new in its project too
-                project = usage.project_id(connection, name)
-                usage.blobs_linked(connection, project, [(digest, size)], enforce=True)
+                usage.blob_linked(connection, name, digest, size)
 
     def unlink_blob(self, name: str, digest: str) -> bool:
         with self._write() as connection:

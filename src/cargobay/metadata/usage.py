@@ -118,13 +118,50 @@ def add_bytes(connection: Connection, project: int, delta: int, enforce: bool) -
         raise QuotaExceeded(row.name, row.quota_bytes, row.used_bytes, delta)
 
 
-def _upsert(connection: Connection) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(ProjectBlob)
-    return statement.on_conflict_do_update(
-        index_elements=[ProjectBlob.project_id, ProjectBlob.digest],
-        set_={"links": ProjectBlob.links + 1},
-    ).returning(ProjectBlob.links)
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert(connection: Connection, by_name: bool) -> Any:
+    """Insert a link count of 1, or add 1 to it; returns the count and the project. Built
+    once per dialect: building a statement costs more than running it on SQLite.
+
+    `by_name`: the project is found by name in the same statement (one round trip, on the
+    path of every blob push), else given by id."""
+    key = (connection.dialect.name, "name" if by_name else "id")
+    statement = _UPSERTS.get(key)
+    if statement is None:
+        dialect = postgresql if key[0] == "postgresql" else sqlite
+        insert = dialect.insert(ProjectBlob)
+        if by_name:
+            insert = insert.from_select(
+                ["project_id", "digest", "size", "links"],
+                select(
+                    Project.id,
+                    bindparam("blob_digest"),
+                    bindparam("blob_size"),
+                    bindparam("one"),
+                ).where(Project.name == bindparam("project")),
+            )
+        statement = insert.on_conflict_do_update(
+            index_elements=[ProjectBlob.project_id, ProjectBlob.digest],
+            set_={"links": ProjectBlob.links + 1},
+        ).returning(ProjectBlob.links, ProjectBlob.project_id)
+        _UPSERTS[key] = statement
+    return statement
+
+
+def blob_linked(connection: Connection, repository: str, digest: str, size: int) -> None:
+    """A blob was newly linked into `repository`: count it in its project if it is new
+    there, or raise QuotaExceeded (the caller's transaction then rolls the link back)."""
+    parameters = {
+        "project": project_name_of(repository),
+        "blob_digest": digest,
+        "blob_size": size,
+        "one": 1,
+    }
+    row = connection.execute(_upsert(connection, by_name=True), parameters).first()
+    if row is not None and row.links == 1:
+        add_bytes(connection, row.project_id, size, enforce=True)
 
 
 def blobs_linked(
@@ -135,11 +172,11 @@ def blobs_linked(
     past the quota; the caller's transaction then rolls the links back."""
     if project is None:
         return
-    statement = _upsert(connection)
+    statement = _upsert(connection, by_name=False)
     new_bytes = 0
     for digest, size in sorted(blobs):  # one lock order for every transaction
         values = {"project_id": project, "digest": digest, "size": size, "links": 1}
-        if connection.execute(statement, values).scalar_one() == 1:
+        if connection.execute(statement, values).first().links == 1:
             new_bytes += size
     add_bytes(connection, project, new_bytes, enforce)
 
