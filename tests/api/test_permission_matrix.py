@@ -397,6 +397,18 @@ def _pull_in(project: str) -> list[dict[str, Any]]:
     return [{"project": project, "actions": ["pull"]}]
 
 
+def _rules(a: Ask) -> str:
+    return f"/projects/{a.project}/immutability-rules"
+
+
+def _fresh_rule(a: Ask) -> str:
+    """A new immutability rule of the project (made by the administrator), its path."""
+    body = {"kind": "glob", "pattern": _unique("never")}
+    response = a.world.client.post(API + _rules(a), json=body, auth=a.world.admin.basic)
+    assert response.status_code == 201, describe(response)
+    return f"{_rules(a)}/{response.json()['id']}"
+
+
 P = "/projects/{project}"
 R = f"{P}/repositories/{{repository:path}}"
 LABELS = f"{R}/artifacts/{{digest}}/labels"
@@ -606,6 +618,40 @@ CASES: dict[str, Case] = {
     ),
     "recount-usage": Case(
         ("POST", "/system/usage/recount"), lambda a: Call("POST", "/system/usage/recount", 200)
+    ),
+    # -- tag history and restores
+    "list-history": Case(
+        ("GET", f"{P}/history/{{repository:path}}"),
+        lambda a: Call("GET", f"/projects/{a.project}/history/{_repository(a)}", 200),
+    ),
+    "restore": Case(
+        ("POST", f"{P}/restore/{{repository:path}}"),
+        lambda a: Call(
+            "POST",
+            f"/projects/{a.project}/restore/{_repository(a)}",
+            200,
+            {"at": "2030-01-01T00:00:00Z", "dry_run": True},
+        ),
+    ),
+    # -- immutability rules
+    "list-immutability-rules": Case(
+        ("GET", f"{P}/immutability-rules"), _get("/projects/{p}/immutability-rules")
+    ),
+    "create-immutability-rule": Case(
+        ("POST", f"{P}/immutability-rules"),
+        lambda a: Call("POST", _rules(a), 201, {"kind": "glob", "pattern": "v*"}),
+    ),
+    "show-immutability-rule": Case(
+        ("GET", f"{P}/immutability-rules/{{rule_id}}"),
+        lambda a: Call("GET", _fresh_rule(a), 200),
+    ),
+    "update-immutability-rule": Case(
+        ("PATCH", f"{P}/immutability-rules/{{rule_id}}"),
+        lambda a: Call("PATCH", _fresh_rule(a), 200, {"description": "described"}),
+    ),
+    "delete-immutability-rule": Case(
+        ("DELETE", f"{P}/immutability-rules/{{rule_id}}"),
+        lambda a: Call("DELETE", _fresh_rule(a), 204),
     ),
 }
 

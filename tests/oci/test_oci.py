@@ -37,12 +37,14 @@ def test_names_from_the_grammar_are_accepted(name: str) -> None:
     assert names.check_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["A", "/a", "a/", "a//b", "a..b", "-a", "a" * 256, "a/../b"])
+@pytest.mark.parametrize(
+    "name", ["A", "/a", "a/", "a//b", "a..b", "-a", "a" * 256, "a/../b", "team/app\n"]
+)
 def test_names_outside_the_grammar_are_name_invalid(name: str) -> None:
     assert code_of(names.check_name, name) == "NAME_INVALID"
 
 
-@pytest.mark.parametrize("tag", ["-x", ".x", "a" * 129, "a:b", ""])
+@pytest.mark.parametrize("tag", ["-x", ".x", "a" * 129, "a:b", "", "latest\n"])
 def test_tags_outside_the_grammar_are_tag_invalid(tag: str) -> None:
     assert code_of(names.check_tag, tag) == "TAG_INVALID"
 

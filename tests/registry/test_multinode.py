@@ -103,3 +103,30 @@ def test_a_user_disabled_on_one_node_is_refused_by_the_other(
     assert b.get("/v2/", auth=alice).status_code == 200  # b now has alice cached
     assert a.patch("/api/v1/users/alice", json={"disabled": True}).status_code == 200
     assert eventually(lambda: b.get("/v2/", auth=alice).status_code == 401)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_restore_on_one_node_is_served_by_the_other(
+    nodes: tuple[TestClient, TestClient],
+) -> None:
+    a, b = nodes
+    first = push_image(a, "app", "v1")
+    push_image(a, "app", "v1")
+    pull(b, "v1")  # b caches the second image
+    restore = a.post(
+        "/api/v1/projects/library/restore/app", json={"tag": "v1", "digest": first.digest}
+    )
+    assert restore.status_code == 200, restore.text
+    assert eventually(lambda: pull(b, "v1") == first.body)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_an_immutability_rule_made_on_one_node_is_enforced_by_the_other(
+    nodes: tuple[TestClient, TestClient],
+) -> None:
+    a, b = nodes
+    push_image(a, "app", "v1")  # auto-creates project library
+    rules = "/api/v1/projects/library/immutability-rules"
+    assert a.post(rules, json={"kind": "glob", "pattern": "v*"}).status_code == 201
+    refused = b.delete("/v2/app/manifests/v1")
+    assert refused.status_code == 403 and refused.json()["errors"][0]["code"] == "DENIED"

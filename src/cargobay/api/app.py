@@ -10,6 +10,8 @@ from fastapi.routing import APIRoute
 
 from cargobay import __version__
 from cargobay.api import (
+    history,
+    immutability,
     labels,
     members,
     problems,
@@ -26,6 +28,8 @@ from cargobay.api.needs import Need, Rule, routes
 from cargobay.auth.accounts import Accounts
 from cargobay.auth.service import AccessService
 from cargobay.config import Settings
+from cargobay.lifecycle.history import HistoryService
+from cargobay.lifecycle.immutability import ImmutabilityService
 from cargobay.registry.service import RegistryService
 
 ROUTERS = (
@@ -41,6 +45,8 @@ ROUTERS = (
     labels.router,
     usage.router,
     repositories.router,
+    history.router,
+    immutability.router,
 )
 
 
@@ -58,6 +64,8 @@ def create_api(
     api.state.access = access  # registry.access.authenticate finds it here
     api.state.accounts = accounts
     api.state.settings = settings
+    api.state.history = HistoryService(registry)
+    api.state.immutability = ImmutabilityService(registry)
     problems.install(api)
     for router in ROUTERS:
         api.include_router(router)

@@ -20,7 +20,14 @@ from starlette.responses import JSONResponse, Response
 
 from cargobay.auth.accounts import Invalid, NotFound
 from cargobay.auth.errors import AuthError
-from cargobay.metadata.errors import Conflict, MetadataError
+from cargobay.metadata.errors import (
+    Conflict,
+    ManifestNotFound,
+    ManifestReclaimed,
+    MetadataError,
+    TagImmutable,
+    TagUnknown,
+)
 from cargobay.oci.errors import OCIError
 from cargobay.registry.errors import RegistryError, from_exception
 from cargobay.storage import StorageError
@@ -116,6 +123,20 @@ async def _conflict(request: Request, exc: Exception) -> Response:
     return problem_response(409, str(exc))
 
 
+# The API's statuses for refusals about the registry's state (on /v2 they are OCI errors):
+# an immutable tag or a reclaimed manifest conflicts with what is stored, whoever asks.
+_METADATA_STATUS: dict[type[MetadataError], int] = {
+    TagImmutable: 409,
+    ManifestReclaimed: 409,
+    ManifestNotFound: 404,
+    TagUnknown: 404,
+}
+
+
+async def _metadata(request: Request, exc: Exception) -> Response:
+    return problem_response(_METADATA_STATUS[type(exc)], str(exc))
+
+
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
@@ -141,6 +162,8 @@ def install(api: FastAPI) -> None:
     api.add_exception_handler(Invalid, _invalid)
     api.add_exception_handler(NotFound, _not_found)
     api.add_exception_handler(Conflict, _conflict)
+    for refusal in _METADATA_STATUS:
+        api.add_exception_handler(refusal, _metadata)
     api.add_exception_handler(HTTPException, _http)
     # The registry's layers' own errors, by class: a handler for Exception alone runs in the
     # server-error middleware, which re-raises after answering.

@@ -8,15 +8,11 @@ from enum import StrEnum
 
 from cargobay.auth.policy import ALL_ACTIONS, MATRIX, PUBLIC, Action, Role
 
+# Their home is oci.names (metadata needs them too); re-exported for the callers here.
+from cargobay.oci.names import DEFAULT_PROJECT as DEFAULT_PROJECT
+from cargobay.oci.names import project_of as project_of
+
 ANY_PROJECT = "*"
-#: The project of repositories whose name has one component (`busybox`), as on Docker Hub.
-DEFAULT_PROJECT = "library"
-
-
-def project_of(repository: str) -> str:
-    """The project a repository belongs to: the first component of its name."""
-    head, slash, _ = repository.partition("/")
-    return head if slash else DEFAULT_PROJECT
 
 
 class Kind(StrEnum):

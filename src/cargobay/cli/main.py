@@ -11,7 +11,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from cargobay import __version__
-from cargobay.cli import catalog, ldap, projects, robots, session, tokens, users
+from cargobay.cli import (
+    catalog,
+    history,
+    immutability,
+    ldap,
+    projects,
+    robots,
+    session,
+    tokens,
+    users,
+)
 from cargobay.cli.api_client import CliError
 from cargobay.config import CONFIG_FILE_ENV, Settings
 
@@ -64,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     projects.add_commands(commands)
     robots.add_commands(commands)
     tokens.add_commands(commands)
+    history.add_commands(commands)
+    immutability.add_commands(commands)
     catalog.add_commands(commands)
     return parser
 

@@ -19,6 +19,7 @@ class EventType(StrEnum):
     MANIFEST_PUSHED = "manifest.pushed"
     MANIFEST_PULLED = "manifest.pulled"
     MANIFEST_DELETED = "manifest.deleted"
+    MANIFEST_RESTORED = "manifest.restored"  # a deleted manifest brought back by a restore
     TAG_CREATED = "tag.created"
     TAG_MOVED = "tag.moved"
     TAG_DELETED = "tag.deleted"
@@ -43,6 +44,10 @@ class EventType(StrEnum):
     TOKEN_CREATED = "token.created"
     TOKEN_REVOKED = "token.revoked"
     TOKEN_DELETED = "token.deleted"
+    # Lifecycle rules of a project; `subject` is the rule's id.
+    IMMUTABILITY_RULE_CREATED = "immutability_rule.created"
+    IMMUTABILITY_RULE_UPDATED = "immutability_rule.updated"
+    IMMUTABILITY_RULE_DELETED = "immutability_rule.deleted"
 
 
 @dataclass(frozen=True, slots=True)

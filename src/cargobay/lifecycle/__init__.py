@@ -1,2 +1,1 @@
-"""Versions and lifecycle: tag history, immutability, semver, stages, labels, retention,
-garbage collection, quotas. One module per feature; their queries live in `metadata`."""
+"""The registry's lifecycle features: one module per feature, between the API and the stores."""

@@ -19,6 +19,50 @@ class Conflict(MetadataError):
     """The row to create exists already (a user, project, member, robot or token name)."""
 
 
+class TagImmutable(MetadataError):
+    """A change would move or delete a tag that an immutability rule protects.
+
+    `rule` is the rule's own description (`rule 3 (semver >=1.0.0) of project team`).
+    """
+
+    def __init__(self, repository: str, tag: str, rule_id: int, rule: str) -> None:
+        super().__init__(f'tag "{tag}" of {repository} is immutable: {rule}')
+        self.repository = repository
+        self.tag = tag
+        self.rule_id = rule_id
+        self.rule = rule
+
+
+class ManifestNotFound(MetadataError):
+    """A restore names a digest that is no manifest of the repository, now or in its history."""
+
+    def __init__(self, repository: str, digest: str) -> None:
+        super().__init__(f"{digest} is not a manifest of {repository}")
+        self.repository = repository
+        self.digest = digest
+
+
+class ManifestReclaimed(MetadataError):
+    """A restore names a manifest the history knows, but garbage collection reclaimed it."""
+
+    def __init__(self, repository: str, digest: str) -> None:
+        super().__init__(
+            f"{repository}@{digest} was reclaimed by garbage collection (it left the history "
+            "window): it can only come back by being pushed again"
+        )
+        self.repository = repository
+        self.digest = digest
+
+
+class TagUnknown(MetadataError):
+    """A restore names a tag the repository never had."""
+
+    def __init__(self, repository: str, tag: str) -> None:
+        super().__init__(f"tag {tag} has no history in {repository}")
+        self.repository = repository
+        self.tag = tag
+
+
 class QuotaExceeded(MetadataError):
     """Storing `adding` more bytes would take a project past its quota."""
 

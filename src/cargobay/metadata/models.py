@@ -159,7 +159,31 @@ class TagHistory(Base):
         Index("ix_tag_history_repository_id_tag_id", "repository_id", "tag", "id"),
         Index("ix_tag_history_repository_id_at", "repository_id", "at"),
         Index("ix_tag_history_at", "at"),
+        # A repository's history newest first, page after page (keyset on id).
+        Index("ix_tag_history_repository_id_id", "repository_id", "id"),
     )
+
+
+class ImmutabilityRule(Base):
+    """A project's rule that tags it matches may be created but never moved or deleted.
+
+    `kind` says how `pattern` reads: a tag glob (`v*`), a Python regular expression matched
+    against the whole tag, or a semver range (`>=1.0.0`). `repositories` is a glob of the
+    repositories it covers (None: every repository of the project).
+    """
+
+    __tablename__ = "immutability_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # glob | regex | semver
+    pattern: Mapped[str] = mapped_column(String(255))
+    repositories: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    description: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(NAME, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_immutability_rules_project_id", "project_id"),)
 
 
 class Upload(Base):

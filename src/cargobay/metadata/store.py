@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,9 +17,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cargobay.metadata import search, usage
+from cargobay.metadata import history, immutability, search, usage
 from cargobay.metadata.db import WRITE, write_gate
-from cargobay.metadata.errors import ManifestReferencesMissing
+from cargobay.metadata.errors import (
+    ManifestNotFound,
+    ManifestReclaimed,
+    ManifestReferencesMissing,
+    TagUnknown,
+)
 from cargobay.metadata.history import Operation, record
 from cargobay.metadata.labels import labels_of
 from cargobay.metadata.models import (
@@ -35,6 +40,7 @@ from cargobay.metadata.models import (
     utcnow,
 )
 from cargobay.oci import manifest as oci_manifest
+from cargobay.oci.names import project_of
 
 # The statements of the hot paths, built once: building a statement and its cache key
 # cost more than running it on SQLite.
@@ -98,6 +104,33 @@ class TagChange:
 class ManifestPut:
     created: bool
     tag_changes: tuple[TagChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TagRestore:
+    """One tag a restore changed (or would change): from where to where (None: absent)."""
+
+    tag: str
+    old_digest: str | None
+    new_digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Restore:
+    changes: tuple[TagRestore, ...]
+    undeleted: tuple[str, ...]  # deleted manifests that came back for a restored tag
+
+
+# What a restore wants, found in its transaction: ({tag: digest, None to delete}, the one tag
+# asked about or None).
+_Targets = Callable[[Connection, int], tuple[dict[str, str | None], str | None]]
+
+
+class _DryRun(Exception):
+    """Carries a dry run's answer out of its transaction, which it rolls back."""
+
+    def __init__(self, result: Restore) -> None:
+        self.result = result
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,6 +532,8 @@ class MetadataStore:
         ).first()
         if current is not None and current.manifest_id == manifest_id:
             return None
+        if current is not None:  # a move: immutability rules may forbid it (creation never)
+            self._guard(connection, repository_id, [tag])
         connection.execute(
             self._point_tag_statement,
             {
@@ -511,6 +546,12 @@ class MetadataStore:
         old_digest = current.digest if current else None
         record(connection, repository_id, tag, old_digest, digest, operation, actor)
         return TagChange(tag, old_digest)
+
+    @staticmethod
+    def _guard(connection: Connection, repository_id: int, tags: Sequence[str]) -> None:
+        """Raise TagImmutable if a rule protects one of `tags`, which would move or go."""
+        name = connection.scalar(select(Repository.name).where(Repository.id == repository_id))
+        immutability.guard(connection, name, tags)
 
     def delete_manifest(
         self,
@@ -538,6 +579,7 @@ class MetadataStore:
                     select(Tag.name).where(Tag.manifest_id == row.id).order_by(Tag.name)
                 )
             )
+            immutability.guard(connection, name, tags)
             connection.execute(delete(Tag).where(Tag.manifest_id == row.id))
             for tag in tags:
                 record(connection, repository_id, tag, digest, None, operation, actor)
@@ -563,11 +605,125 @@ class MetadataStore:
             ).first()
             if row is None:
                 return None
+            immutability.guard(connection, name, [tag])
             connection.execute(
                 delete(Tag).where(Tag.repository_id == row.repository_id, Tag.name == tag)
             )
             record(connection, row.repository_id, tag, row.digest, None, operation, actor)
             return row.digest
+
+    # -- restores from history -------------------------------------------------------------
+
+    def restore_tag(
+        self, name: str, tag: str, digest: str, actor: str | None, dry_run: bool = False
+    ) -> Restore | None:
+        """Point `tag` back at `digest` (a manifest of the repository, even a deleted one,
+        which comes back). None if the repository does not exist."""
+        return self._restoring(name, dry_run, lambda c, r: ({tag: digest}, tag), actor)
+
+    def rollback(
+        self,
+        name: str,
+        at: datetime,
+        actor: str | None,
+        tag: str | None = None,
+        dry_run: bool = False,
+    ) -> Restore | None:
+        """Put every tag (or only `tag`) back where it was at `at`, in one transaction: tags
+        that did not exist then are deleted. None if the repository does not exist."""
+        return self._restoring(
+            name, dry_run, lambda c, r: (history.state_at(c, r, at, tag), tag), actor
+        )
+
+    def _restoring(
+        self,
+        name: str,
+        dry_run: bool,
+        targets: _Targets,
+        actor: str | None,
+    ) -> Restore | None:
+        try:
+            with self._write() as connection:
+                repository_id = self._repository_id(connection, name)
+                if repository_id is None:
+                    return None
+                wanted, tag = targets(connection, repository_id)
+                if tag is not None and not history.known_tag(connection, repository_id, tag):
+                    raise TagUnknown(name, tag)
+                result = self._restore(connection, repository_id, name, wanted, actor)
+                if dry_run:
+                    raise _DryRun(result)  # every check ran; now undo it all
+                return result
+        except _DryRun as dry:
+            return dry.result
+
+    def _restore(
+        self,
+        connection: Connection,
+        repository_id: int,
+        name: str,
+        targets: dict[str, str | None],
+        actor: str | None,
+    ) -> Restore:
+        """Point each tag at its target through the push path (`_point_tag`: immutability
+        and history apply), delete those whose target is None; a rollback each."""
+        changes: list[TagRestore] = []
+        undeleted: list[str] = []
+        for tag, digest in sorted(targets.items()):
+            current = connection.execute(
+                _CURRENT_TAG, {"repository_id": repository_id, "tag": tag}
+            ).first()
+            old_digest = current.digest if current else None
+            if digest == old_digest:
+                continue
+            if digest is None:
+                self._guard(connection, repository_id, [tag])
+                connection.execute(
+                    delete(Tag).where(Tag.repository_id == repository_id, Tag.name == tag)
+                )
+                record(connection, repository_id, tag, old_digest, None, Operation.ROLLBACK, actor)
+            else:
+                manifest_id = self._restorable(connection, repository_id, name, digest, undeleted)
+                self._point_tag(
+                    connection, repository_id, tag, manifest_id, digest, Operation.ROLLBACK, actor
+                )
+            changes.append(TagRestore(tag, old_digest, digest))
+        return Restore(tuple(changes), tuple(undeleted))
+
+    def _restorable(
+        self,
+        connection: Connection,
+        repository_id: int,
+        name: str,
+        digest: str,
+        undeleted: list[str],
+    ) -> int:
+        """The id of the manifest to restore, undeleted (with its children) if it was."""
+        row = connection.execute(
+            _MANIFEST_ROW, {"repository_id": repository_id, "digest": digest}
+        ).first()
+        if row is None:
+            if history.pointed_at(connection, repository_id, digest):
+                raise ManifestReclaimed(name, digest)
+            raise ManifestNotFound(name, digest)
+        pending = [(row.id, digest, row.deleted_at)]
+        while pending:  # an index comes back with the children it lists
+            manifest_id, manifest_digest, deleted_at = pending.pop()
+            if deleted_at is None:
+                continue
+            self._undelete(connection, repository_id, manifest_id)
+            undeleted.append(manifest_digest)
+            children = (
+                select(Manifest.id, Manifest.digest, Manifest.deleted_at)
+                .join(ManifestReference, ManifestReference.digest == Manifest.digest)
+                .where(
+                    ManifestReference.manifest_id == manifest_id,
+                    ManifestReference.kind == "child",
+                    Manifest.repository_id == repository_id,
+                )
+            )
+            pending.extend((r.id, r.digest, r.deleted_at) for r in connection.execute(children))
+        return row.id
 
     # -- listings --------------------------------------------------------------------------
 
@@ -712,11 +868,19 @@ class MetadataStore:
         ]
 
     def delete_repository(self, name: str) -> bool:
-        """Delete a repository with its manifests, tags, blob links and uploads (by cascade)."""
+        """Delete a repository with its manifests, tags, blob links and uploads (by cascade).
+
+        Refused (TagImmutable) while an immutability rule protects one of its tags.
+        """
         with self._write() as connection:
             repository_id = self._repository_id(connection, name)
             if repository_id is None:
                 return False
+            if immutability.rules_of(connection, project_of(name)):
+                tags = connection.scalars(
+                    select(Tag.name).where(Tag.repository_id == repository_id)
+                )
+                immutability.guard(connection, name, list(tags))
             usage.repository_removed(connection, repository_id, name)
             result = connection.execute(delete(Repository).where(Repository.id == repository_id))
             return result.rowcount > 0

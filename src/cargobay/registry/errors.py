@@ -8,7 +8,15 @@ from typing import Any
 from starlette.responses import Response
 
 from cargobay.auth.errors import AuthError
-from cargobay.metadata.errors import ManifestReferencesMissing, MetadataError, QuotaExceeded
+from cargobay.metadata.errors import (
+    ManifestNotFound,
+    ManifestReclaimed,
+    ManifestReferencesMissing,
+    MetadataError,
+    QuotaExceeded,
+    TagImmutable,
+    TagUnknown,
+)
 from cargobay.oci.errors import OCIError
 from cargobay.storage import (
     BlobNotFound,
@@ -104,6 +112,13 @@ def _from_metadata(exc: MetadataError) -> RegistryError:
         return RegistryError(
             "MANIFEST_BLOB_UNKNOWN", "manifest references unknown content", {"digests": exc.digests}
         )
+    if isinstance(exc, TagImmutable):
+        detail = {"repository": exc.repository, "tag": exc.tag, "rule": exc.rule_id}
+        return RegistryError("DENIED", str(exc), detail)
+    if isinstance(exc, ManifestNotFound | ManifestReclaimed):
+        return RegistryError("MANIFEST_UNKNOWN", str(exc), {"digest": exc.digest})
+    if isinstance(exc, TagUnknown):
+        return RegistryError("MANIFEST_UNKNOWN", str(exc), {"tag": exc.tag})
     if isinstance(exc, QuotaExceeded):
         return quota_exceeded(exc)
     return RegistryError("UNSUPPORTED", str(exc), status=500)

@@ -1,7 +1,7 @@
 """labels and annotations of artifacts, project quotas and usage, pull counts
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02 08:30:00
 
 Existing data is brought in here: each project's usage is counted from the blob links and
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
