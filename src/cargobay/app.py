@@ -35,6 +35,8 @@ from cargobay.events import Dispatcher
 from cargobay.jobs import Jobs, build_jobs
 from cargobay.lifecycle.gc import JOB_KIND as GC_JOB
 from cargobay.lifecycle.gc import build_collector, collect_as_job
+from cargobay.lifecycle.pulls import PullCounter
+from cargobay.lifecycle.pulls import flush_forever as flush_pulls_forever
 from cargobay.lifecycle.retention_service import RetentionService
 from cargobay.logs import setup_logging
 from cargobay.metadata.access_store import AccessStore
@@ -222,6 +224,8 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     jobs, retention = build_jobs_and_retention(settings, registry)
     collector = build_collector(registry, settings)
     jobs.worker.register(GC_JOB, lambda job: collect_as_job(collector))
+    pulls = PullCounter(registry.metadata, registry.db)
+    pulls.subscribe(registry.events)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -232,6 +236,7 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
             asyncio.create_task(_flush_usage_forever(access)),
             asyncio.create_task(jobs.worker.run_forever()),
             asyncio.create_task(jobs.scheduler.run_forever(settings.job_poll_interval_seconds)),
+            asyncio.create_task(flush_pulls_forever(pulls, settings.pull_flush_interval_seconds)),
         ]
         try:
             yield
@@ -242,6 +247,10 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
                     await task
             with contextlib.suppress(Exception):
                 await access.flush_usage()
+            try:
+                await pulls.flush()
+            except Exception:
+                logger.exception("writing pull counts at shutdown failed")
             registry.db.close()
             registry.metadata.engine.dispose()
 
@@ -261,6 +270,7 @@ def create_app(settings: Settings | None = None, events: Dispatcher | None = Non
     app.state.registry = registry
     app.state.access = access
     app.state.accounts = accounts
+    app.state.pulls = pulls
     app.state.settings = settings
     app.state.jobs = jobs
     app.state.retention = retention

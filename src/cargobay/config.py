@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         description="Cron expression (e.g. `0 3 * * *`) on which garbage collection runs as a "
         "background job, on one node at a time; unset: only on demand (API or `cargobay gc`).",
     )
+    pull_flush_interval_seconds: float = Field(
+        5,
+        gt=0,
+        le=3600,
+        description="How often each node adds the pulls it counted to the artifacts' pull "
+        "counts and last-pull times (in one batch; also at shutdown).",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
         description="SQLite WAL durability: NORMAL survives process crashes, FULL also power loss.",

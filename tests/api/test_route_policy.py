@@ -40,6 +40,15 @@ def test_only_system_info_and_the_api_documents_are_public(tmp_path: Path) -> No
     assert public == {"/system/info", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
 
 
+def test_only_search_answers_anonymous_callers_with_what_is_public(tmp_path: Path) -> None:
+    anyone = {
+        route.path
+        for route in routes(_api(tmp_path).router)
+        if (need := need_of(route)) is not None and need.rule is Rule.ANYONE
+    }
+    assert anyone == {"/search"}
+
+
 def test_project_needs_name_a_parameter_of_their_path(tmp_path: Path) -> None:
     for route in routes(_api(tmp_path).router):
         need = need_of(route)

@@ -140,3 +140,56 @@ def test_user_create_makes_the_first_admin_on_the_database(cli: Cli, tmp_path: P
         check=False,
     )
     assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+
+
+# -- labels, search, quotas ------------------------------------------------------------------
+
+
+def _registry(live_registry: LiveRegistry) -> httpx.Client:
+    from liveserver import ADMIN
+
+    return httpx.Client(base_url=live_registry.url, auth=ADMIN, timeout=30)
+
+
+def test_labels_are_set_by_tag_listed_and_removed(
+    admin_cli: Cli, live_registry: LiveRegistry
+) -> None:
+    from conformance.helpers import push_image
+
+    admin_cli("project", "create", "team")
+    with _registry(live_registry) as registry:
+        image = push_image(registry, "team/app", "v1")
+    labels = as_json(admin_cli("label", "team/app:v1", "qa=passed", "tier=gold", "--json"))
+    assert {(x["key"], x["value"]) for x in labels} == {("qa", "passed"), ("tier", "gold")}
+    admin_cli("label", f"team/app@{image.digest}", "--remove", "tier")
+    assert [x["key"] for x in as_json(admin_cli("label", "team/app:v1", "--json"))] == ["qa"]
+    found = as_json(admin_cli("search", "--label", "qa=passed", "--json"))
+    assert [(x["repository"], x["digest"]) for x in found] == [("team/app", image.digest)]
+    bad = admin_cli("label", "team/app:v1", "Bad Key=x", check=False)
+    assert bad.returncode == 1 and "(422)" in bad.stderr and "Traceback" not in bad.stderr
+    missing = admin_cli("label", "team/app:nope", "a=b", check=False)
+    assert missing.returncode == 1 and "no such tag" in missing.stderr
+
+
+def test_quotas_are_set_with_units_and_usage_is_shown(
+    admin_cli: Cli, live_registry: LiveRegistry
+) -> None:
+    from conformance.helpers import push_image
+
+    admin_cli("project", "create", "team")
+    with _registry(live_registry) as registry:
+        push_image(registry, "team/app", "v1")
+    assert (
+        as_json(admin_cli("quota", "set", "team", "10GiB", "--json"))["quota_bytes"] == 10 * 2**30
+    )
+    assert (
+        as_json(admin_cli("quota", "set", "team", "500MB", "--json"))["quota_bytes"] == 500 * 10**6
+    )
+    usage = as_json(admin_cli("usage", "team", "--json"))
+    assert usage["used_bytes"] > 0 and usage["quota_bytes"] == 500 * 10**6
+    repository = as_json(admin_cli("usage", "team", "team/app", "--json"))
+    assert repository["used_bytes"] == usage["used_bytes"]
+    assert "every project's usage was right" in admin_cli("usage", "recount").stdout
+    assert as_json(admin_cli("quota", "set", "team", "none", "--json"))["quota_bytes"] is None
+    bad = admin_cli("quota", "set", "team", "ten gigs", check=False)
+    assert bad.returncode == 1 and "not a size" in bad.stderr

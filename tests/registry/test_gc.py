@@ -58,6 +58,17 @@ def test_an_untagged_manifest_is_removed_with_the_blobs_only_it_used(client: Tes
     assert report["bytes_reclaimed"] == sum(b["size"] for b in report["blobs"])
 
 
+def test_what_gc_removes_no_longer_counts_in_the_projects_usage(client: TestClient) -> None:
+    project = REPO.partition("/")[0]
+    client.post("/api/v1/projects", json={"name": project})
+    before = client.get(f"/api/v1/projects/{project}/usage").json()["used_bytes"]
+    push_image(client, REPO)  # untagged: garbage once aged
+    assert client.get(f"/api/v1/projects/{project}/usage").json()["used_bytes"] > before
+    age(client)
+    collect(client)
+    assert client.get(f"/api/v1/projects/{project}/usage").json()["used_bytes"] == before
+
+
 def test_a_tagged_manifest_and_its_blobs_are_kept(client: TestClient) -> None:
     image = push_image(client, REPO, "v1")
     age(client)

@@ -14,6 +14,7 @@ from cargobay.api import (
     history,
     immutability,
     jobs,
+    labels,
     members,
     problems,
     projects,
@@ -21,8 +22,10 @@ from cargobay.api import (
     repositories,
     retention,
     robots,
+    search,
     system,
     tokens,
+    usage,
     users,
     versions,
 )
@@ -47,6 +50,10 @@ ROUTERS = (
     # Before repositories: its `{repository:path}` would take their paths.
     versions.router,
     promotion.router,
+    search.router,
+    # Before repositories: its `/{repository:path}` would take their paths.
+    labels.router,
+    usage.router,
     repositories.router,
     history.router,
     immutability.router,

@@ -171,6 +171,71 @@ class Artifact(BaseModel):
     size: int
     tags: list[str]
     pushed_at: datetime
+    labels: dict[str, str] = Field(default_factory=dict)
+    pull_count: int = Field(0, description="Pulls by manifest GET, added every few seconds.")
+    last_pulled_at: datetime | None = None
+
+
+# -- labels, search, quotas ----------------------------------------------------------------
+
+
+class Label(BaseModel):
+    key: str
+    value: str
+    created_by: str | None
+    created_at: datetime
+
+
+class LabelSet(Body):
+    value: Annotated[str, Field(max_length=256)]
+
+
+class SearchResult(BaseModel):
+    repository: str
+    project: str
+    digest: str
+    media_type: str
+    artifact_type: str | None
+    size: int
+    tags: list[str]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(
+        description="The artifact's org.opencontainers.image.* annotations."
+    )
+    pushed_at: datetime
+    pull_count: int
+    last_pulled_at: datetime | None
+
+
+class QuotaSet(Body):
+    bytes: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
+        description="The quota in bytes; null: no quota."
+    )
+
+
+class ProjectUsage(BaseModel):
+    project: str
+    quota_bytes: int | None
+    used_bytes: int = Field(description="Each blob once, plus the manifests' payloads.")
+    blob_count: int
+    blob_bytes: int
+    manifest_count: int
+    manifest_bytes: int
+
+
+class RepositoryUsage(BaseModel):
+    repository: str
+    used_bytes: int
+    blob_count: int
+    blob_bytes: int = Field(description="Each blob linked into the repository once.")
+    manifest_count: int
+    manifest_bytes: int
+
+
+class Recount(BaseModel):
+    project: str
+    before: int
+    after: int
 
 
 class WhoAmI(BaseModel):

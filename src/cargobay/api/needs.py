@@ -32,6 +32,9 @@ from cargobay.registry.access import authenticate
 
 class Rule(StrEnum):
     PUBLIC = "public"  # anyone, without credentials
+    # Anyone; credentials, if sent, must be valid. The route answers with what the caller
+    # may see (anonymous callers: public projects only).
+    ANYONE = "anyone"
     AUTHENTICATED = "authenticated"  # any user or robot
     PERSON = "person"  # a user with their own full rights (not a token, not a robot)
     ADMIN = "admin"  # a system administrator, as a person
@@ -87,7 +90,7 @@ def unauthorized(request: Request, detail: str = "authentication required") -> P
     return ProblemError(401, detail, headers={"WWW-Authenticate": _challenge(request)})
 
 
-async def _caller(request: Request) -> Principal:
+async def _caller(request: Request, anonymous: bool = False) -> Principal:
     try:
         caller, claims, _ = await authenticate(request)
     except AuthError as exc:
@@ -96,6 +99,8 @@ async def _caller(request: Request) -> Principal:
             raise ProblemError(429, exc.message, headers=headers) from None
         raise unauthorized(request, exc.message) from None
     if not caller.authenticated:
+        if anonymous:
+            return caller
         raise unauthorized(request)
     if claims is not None and not grants_api(claims):
         raise unauthorized(
@@ -120,6 +125,8 @@ def guard(need: Need) -> Guard:
     async def check(request: Request) -> Principal:
         if need.rule is Rule.PUBLIC:
             return ANONYMOUS
+        if need.rule is Rule.ANYONE:
+            return await _caller(request, anonymous=True)
         caller = await _caller(request)
         if need.rule is Rule.AUTHENTICATED:
             return caller
@@ -157,6 +164,7 @@ def _depends(need: Need) -> Any:
 
 # The callers routes take, one per kind of need; a route names exactly one.
 Public = Annotated[Principal, _depends(Need(Rule.PUBLIC))]
+Anyone = Annotated[Principal, _depends(Need(Rule.ANYONE))]
 Authenticated = Annotated[Principal, _depends(Need(Rule.AUTHENTICATED))]
 Person = Annotated[Principal, _depends(Need(Rule.PERSON))]
 Admin = Annotated[Principal, _depends(Need(Rule.ADMIN))]
@@ -171,6 +179,7 @@ def in_project(action: Action | None, param: str = "project") -> Any:
 
 Visible = Annotated[Principal, in_project(None)]
 Lister = Annotated[Principal, in_project(Action.LIST)]
+Labeller = Annotated[Principal, in_project(Action.LABEL)]
 Puller = Annotated[Principal, in_project(Action.PULL)]
 ArtifactDeleter = Annotated[Principal, in_project(Action.DELETE_ARTIFACT)]
 MemberManager = Annotated[Principal, in_project(Action.MANAGE_MEMBERS)]

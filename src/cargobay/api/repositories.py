@@ -47,6 +47,9 @@ def artifact_out(artifact: ArtifactRecord) -> Artifact:
         size=artifact.size,
         tags=list(artifact.tags),
         pushed_at=artifact.pushed_at,
+        labels=artifact.labels,
+        pull_count=artifact.pull_count,
+        last_pulled_at=artifact.last_pulled_at,
     )
 
 
@@ -59,6 +62,16 @@ def _in_project(project: str, repository: str) -> str:
 def _digest(digest: str) -> str:
     digests.parse(digest)  # an OCIError: 400 DIGEST_INVALID
     return digest
+
+
+def in_project(project: str, repository: str) -> str:
+    """The repository of a path, checked to be in the project (404)."""
+    return _in_project(project, repository)
+
+
+def artifact_in_project(project: str, repository: str, digest: str) -> tuple[str, str]:
+    """The repository and digest of an artifact path, checked (404, 400)."""
+    return _in_project(project, repository), _digest(digest)
 
 
 @router.get("", summary="List a project's repositories")

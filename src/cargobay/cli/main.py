@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from cargobay import __version__
 from cargobay.cli import (
+    catalog,
     gc,
     history,
     immutability,
@@ -83,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     versions.add_commands(commands)
     promotion.add_commands(commands)
     gc.add_commands(commands, _database_flags)
+    catalog.add_commands(commands)
     return parser
 
 

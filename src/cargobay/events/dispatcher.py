@@ -28,6 +28,9 @@ class EventType(StrEnum):
     ARTIFACT_PROMOTED = "artifact.promoted"  # `subject` names the source, repository@digest
     # Garbage collection finished a run: `size` is the bytes it reclaimed, `subject` the run.
     GC_FINISHED = "gc.finished"
+    LABEL_ADDED = "label.added"  # also when a label's value changes
+    LABEL_REMOVED = "label.removed"
+    QUOTA_CHANGED = "project.quota_changed"  # `project`; `size` is the new quota (None: none)
     # Accounts and projects (the management API); `subject` names what changed.
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
@@ -69,6 +72,7 @@ class Event:
     actor: str | None = None  # who made the change (`alice`, `robot:team+ci`), if known
     project: str | None = None
     subject: str | None = None  # the user, member, robot or token the event is about
+    label: str | None = None  # label events: `key=value` (removed: the value it had)
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

@@ -61,3 +61,30 @@ class TagUnknown(MetadataError):
         super().__init__(f"tag {tag} has no history in {repository}")
         self.repository = repository
         self.tag = tag
+
+
+class QuotaExceeded(MetadataError):
+    """Storing `adding` more bytes would take a project past its quota."""
+
+    def __init__(self, project: str, quota: int, used: int, adding: int) -> None:
+        super().__init__(
+            f"quota exceeded in project {project}: {_size(adding)} more would make "
+            f"{_size(used + adding)}, over its quota of {_size(quota)} "
+            f"({_size(used)} used)"
+        )
+        self.project = project
+        self.quota = quota
+        self.used = used
+        self.adding = adding
+
+
+def _size(count: int) -> str:
+    """Bytes for people: `512 B`, `1.5 KiB`, `10.0 GiB`."""
+    if count < 1024:
+        return f"{count} B"
+    value = float(count)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"

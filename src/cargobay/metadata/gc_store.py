@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cargobay.metadata import usage
 from cargobay.metadata.db import WRITE, WriteGate
 from cargobay.metadata.models import GcRun, Lease, as_utc, as_utc_or_none, utcnow
 
@@ -342,11 +343,14 @@ class GcStore:
                 {"ids": list(ids), "grace": cutoffs.grace, "window": cutoffs.window},
             ).all()
             doomed = [DoomedManifest(row[0], row[1], row[2], row[3]) for row in rows]
+            uncounted: dict[int, int] = {}
             if doomed:
                 gone = [manifest.id for manifest in doomed]
+                uncounted = usage.forget_manifests(connection, gone)
                 connection.execute(_DELETE_REFERENCES, {"ids": gone})
                 connection.execute(_DELETE_MANIFESTS, {"ids": gone})
-            return doomed
+        self._uncount(uncounted)
+        return doomed
 
     # -- blobs -------------------------------------------------------------------------------
 
@@ -377,8 +381,10 @@ class GcStore:
                     _BLOBS_STILL_GARBAGE, {"digests": list(digests), "grace": cutoffs.grace}
                 ).all()
                 doomed = [DoomedBlob(row[0], row[1]) for row in rows]
+                uncounted: dict[int, int] = {}
                 if doomed:
                     gone = [blob.digest for blob in doomed]
+                    uncounted = usage.forget_blobs(connection, gone)
                     connection.execute(_DELETE_LINKS, {"digests": gone})
                     connection.execute(_DELETE_BLOBS, {"digests": gone})
                     for digest in gone:
@@ -389,7 +395,14 @@ class GcStore:
             for token in tokens:
                 restore(token)
             raise
+        self._uncount(uncounted)
         return doomed, tokens
+
+    def _uncount(self, amounts: dict[int, int]) -> None:
+        """The projects' counters, after the batch committed (see `usage.forget_blobs`)."""
+        if amounts:
+            with self._write() as connection:
+                usage.uncount(connection, amounts)
 
     def blob_exists(self, digest: str) -> bool:
         with self.engine.connect() as connection:

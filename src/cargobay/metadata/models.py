@@ -102,6 +102,9 @@ class Manifest(Base):
     # Set by a delete: the manifest is gone for clients, but history can still restore it
     # until garbage collection reclaims it after the history window.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Pulls, counted in memory by each node and added here in batches (lifecycle.pulls).
+    pull_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_pulled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("repository_id", "digest"),
@@ -317,6 +320,10 @@ class Project(Base):
     description: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     created_by: Mapped[str | None] = mapped_column(NAME, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Storage quota in bytes (None: unlimited), and the bytes the project holds: each blob
+    # once (see ProjectBlob) plus its manifests' payloads, kept up to date by every change.
+    quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    used_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ProjectMember(Base):
@@ -483,3 +490,55 @@ class RetentionPolicy(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+
+# -- labels, search and usage --------------------------------------------------------------
+
+
+class ArtifactLabel(Base):
+    """A key=value label a user put on a manifest."""
+
+    __tablename__ = "artifact_labels"
+
+    manifest_id: Mapped[int] = mapped_column(
+        ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    created_by: Mapped[str | None] = mapped_column(NAME, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_artifact_labels_key_value", "key", "value"),)
+
+
+class ArtifactAnnotation(Base):
+    """An `org.opencontainers.image.*` annotation of a manifest, copied out of its payload
+    at push time so that search is an indexed query."""
+
+    __tablename__ = "artifact_annotations"
+
+    manifest_id: Mapped[int] = mapped_column(
+        ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(512))
+
+    __table_args__ = (Index("ix_artifact_annotations_key_value", "key", "value"),)
+
+
+class ProjectBlob(Base):
+    """A blob counted in a project's usage: `links` repositories of the project link it,
+    and its `size` counts once in `projects.used_bytes` while `links` is above zero."""
+
+    __tablename__ = "project_blobs"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(
+        ForeignKey("blobs.digest", ondelete="CASCADE"), primary_key=True
+    )
+    size: Mapped[int] = mapped_column(BigInteger)
+    links: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_project_blobs_digest", "digest"),)

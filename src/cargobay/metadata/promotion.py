@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, delete, insert, select
 
+from cargobay.metadata import usage
 from cargobay.metadata.history import Operation
 from cargobay.metadata.models import (
     Blob,
@@ -185,13 +186,17 @@ def _link_blobs(
         ManifestReference.manifest_id.in_(manifest_ids), ManifestReference.kind != "child"
     )
     # Only blobs the store holds: a layer with foreign URLs was never pushed.
-    present = set(connection.scalars(select(Blob.digest).where(Blob.digest.in_(referenced))))
-    missing = present - store._linked_blobs(connection, target_id, present)
+    held = select(Blob.digest, Blob.size).where(Blob.digest.in_(referenced))
+    sizes: dict[str, int] = dict(connection.execute(held).tuples().all())
+    missing = set(sizes) - store._linked_blobs(connection, target_id, set(sizes))
     if missing:
         connection.execute(
             store._new_link,
             [{"repository_id": target_id, "digest": d} for d in sorted(missing)],
         )
+        # Counted in the target's project, which may refuse them (QuotaExceeded).
+        project = usage.project_of_repository(connection, target_id)
+        usage.blobs_linked(connection, project, [(d, sizes[d]) for d in missing], enforce=True)
     return len(missing)
 
 

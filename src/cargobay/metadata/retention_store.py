@@ -3,12 +3,8 @@
 A policy's schedule lives in the `schedules` table (name `retention-policy:ID`) and is
 written in the same transaction as the policy, so the two cannot disagree.
 
-Three facts come from features built beside this one; each is read by one small function
-here, which uses the feature's table as soon as it exists and otherwise answers as if the
-feature had nothing to say:
-- `_labels`: an artifact's labels (`artifact_labels`: manifest_id, key, value);
-- `_pull_times`: when an artifact was last pulled (`manifests.last_pulled_at`);
-
+Labels come from `metadata.labels`, pull times from `manifests.last_pulled_at` (kept by the
+batched pull counter) and stage names from `project_stages`.
 Immutable tags are read from `metadata.immutability`, so that a dry run reports them as
 kept, as the real run will.
 """
@@ -29,8 +25,8 @@ from cargobay.metadata import immutability
 from cargobay.metadata.db import WRITE, WriteGate
 from cargobay.metadata.errors import Conflict
 from cargobay.metadata.job_store import drop_schedule, put_schedule
+from cargobay.metadata.labels import labels_of
 from cargobay.metadata.models import (
-    Base,
     Manifest,
     ManifestReference,
     Project,
@@ -39,7 +35,6 @@ from cargobay.metadata.models import (
     RetentionPolicy,
     Tag,
     as_utc,
-    as_utc_or_none,
     utcnow,
 )
 from cargobay.oci.names import project_of
@@ -242,7 +237,7 @@ class RetentionStore:
                 children.setdefault(manifest_id, []).append(digest)
             ids = [row.id for row in rows]
             pulled = _pull_times(connection, ids)
-            labels = _labels(connection, ids)
+            labels = labels_of(connection, ids)
             immutable = _immutable(connection, name, [t.name for t in tags])
         manifests = [
             ManifestRow(
@@ -293,38 +288,15 @@ def _sync_schedule(
 
 
 def _pull_times(connection: Connection, manifest_ids: Iterable[int]) -> dict[int, datetime]:
-    """When each manifest was last pulled, where known. Reads `manifests.last_pulled_at`
-    once the pull statistics feature adds it; until then nothing is known."""
-    column = getattr(Manifest, "last_pulled_at", None)
+    """When each manifest was last pulled, where known."""
     ids = list(manifest_ids)
-    if column is None or not ids:
-        return {}
     found: dict[int, datetime] = {}
-    for start in range(0, len(ids), 500):
-        query = select(Manifest.id, column).where(
-            Manifest.id.in_(ids[start : start + 500]), column.is_not(None)
+    for start in range(0, len(ids), 500):  # keep IN lists a reasonable size
+        query = select(Manifest.id, Manifest.last_pulled_at).where(
+            Manifest.id.in_(ids[start : start + 500]), Manifest.last_pulled_at.is_not(None)
         )
         for manifest_id, moment in connection.execute(query):
-            pulled = as_utc_or_none(moment)
-            if pulled is not None:
-                found[manifest_id] = pulled
-    return found
-
-
-def _labels(connection: Connection, manifest_ids: Iterable[int]) -> dict[int, dict[str, str]]:
-    """Each manifest's labels (key: value); none before the labels feature's table exists
-    (then a label filter selects nothing)."""
-    labels = Base.metadata.tables.get("artifact_labels")
-    ids = list(manifest_ids)
-    found: dict[int, dict[str, str]] = {}
-    if labels is None or not ids:
-        return found
-    for start in range(0, len(ids), 500):
-        query = select(labels.c.manifest_id, labels.c.key, labels.c.value).where(
-            labels.c.manifest_id.in_(ids[start : start + 500])
-        )
-        for manifest_id, key, value in connection.execute(query):
-            found.setdefault(manifest_id, {})[key] = value
+            found[manifest_id] = as_utc(moment)
     return found
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cargobay.metadata import history, immutability
+from cargobay.metadata import history, immutability, search, usage
 from cargobay.metadata.db import WRITE, write_gate
 from cargobay.metadata.errors import (
     ManifestNotFound,
@@ -26,6 +26,7 @@ from cargobay.metadata.errors import (
     TagUnknown,
 )
 from cargobay.metadata.history import Operation, record
+from cargobay.metadata.labels import labels_of
 from cargobay.metadata.models import (
     Blob,
     Manifest,
@@ -35,6 +36,7 @@ from cargobay.metadata.models import (
     Tag,
     Upload,
     as_utc,
+    as_utc_or_none,
     utcnow,
 )
 from cargobay.metadata.versions import float_tags
@@ -168,6 +170,9 @@ class Artifact:
     size: int
     pushed_at: datetime
     tags: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+    pull_count: int = 0
+    last_pulled_at: datetime | None = None
 
 
 # The management API's repository listing: counts and last push, one correlated subquery each
@@ -199,6 +204,8 @@ _ARTIFACTS = select(
     Manifest.artifact_type,
     Manifest.size,
     Manifest.created_at,
+    Manifest.pull_count,
+    Manifest.last_pulled_at,
 )
 
 
@@ -319,10 +326,12 @@ class MetadataStore:
             connection.execute(self._new_blob, {"digest": digest, "size": size, "created_at": now})
             if ensure_bytes is not None:
                 ensure_bytes()
-            connection.execute(
+            linked = connection.execute(
                 self._new_link,
                 {"repository_id": repository_id, "digest": digest, "created_at": now},
             )
+            if linked.rowcount:  # new in this repository: maybe new in its project too
+                usage.blob_linked(connection, name, digest, size)
 
     def mount_blob(self, name: str, digest: str, present: Callable[[], bool]) -> int | None:
         """Link a blob the registry holds into a repository; its size, or None if it is gone.
@@ -339,10 +348,12 @@ class MetadataStore:
                 return None
             size = connection.scalar(select(Blob.size).where(Blob.digest == digest))
             repository_id = self._ensure_repository(connection, name)
-            connection.execute(
+            linked = connection.execute(
                 self._new_link,
                 {"repository_id": repository_id, "digest": digest, "created_at": now},
             )
+            if linked.rowcount:  # new in this repository: maybe new in its project too
+                usage.blob_linked(connection, name, digest, size)
             return size
 
     def unlink_blob(self, name: str, digest: str) -> bool:
@@ -355,6 +366,8 @@ class MetadataStore:
                     RepositoryBlob.repository_id == repository_id, RepositoryBlob.digest == digest
                 )
             )
+            if result.rowcount > 0:
+                usage.blobs_unlinked(connection, usage.project_id(connection, name), [digest])
             return result.rowcount > 0
 
     # -- uploads ---------------------------------------------------------------------------
@@ -468,7 +481,7 @@ class MetadataStore:
         digests = select(ManifestReference.digest).where(
             ManifestReference.manifest_id == manifest_id, ManifestReference.kind != "child"
         )
-        present = select(Blob.digest).where(
+        present = select(Blob.digest, Blob.size).where(
             Blob.digest.in_(digests),
             ~select(RepositoryBlob.digest)
             .where(
@@ -477,13 +490,18 @@ class MetadataStore:
             )
             .exists(),
         )
-        missing = list(connection.scalars(present))
+        missing = [(row.digest, row.size) for row in connection.execute(present)]
         if missing:
             now = utcnow()
             connection.execute(
                 insert(RepositoryBlob),
-                [{"repository_id": repository_id, "digest": d, "created_at": now} for d in missing],
+                [
+                    {"repository_id": repository_id, "digest": d, "created_at": now}
+                    for d, _ in missing
+                ],
             )
+            project = usage.project_of_repository(connection, repository_id)
+            usage.blobs_linked(connection, project, missing, enforce=True)
 
     def _check_references(
         self,
@@ -553,8 +571,12 @@ class MetadataStore:
             "created_at": utcnow(),
         }
         # A concurrent push of the same manifest may win the insert; then use its row.
-        connection.execute(self._new_manifest, values)
+        inserted = connection.execute(self._new_manifest, values).rowcount
         manifest_id = self._manifest_id(connection, repository_id, digest)
+        if inserted:
+            project = usage.project_of_repository(connection, repository_id)
+            usage.manifest_added(connection, project, len(payload), enforce=True)
+            search.record_annotations(connection, manifest_id, manifest.annotations)
         references = _references(manifest)
         if references:
             connection.execute(
@@ -916,6 +938,7 @@ class MetadataStore:
             )
             for manifest_id, tag in connection.execute(query):
                 tags.setdefault(manifest_id, []).append(tag)
+        labels = labels_of(connection, [row.id for row in rows])
         return [
             Artifact(
                 row.id,
@@ -925,6 +948,9 @@ class MetadataStore:
                 row.size,
                 as_utc(row.created_at),
                 tuple(tags.get(row.id, ())),
+                labels.get(row.id, {}),
+                row.pull_count,
+                as_utc_or_none(row.last_pulled_at),
             )
             for row in rows
         ]
@@ -936,12 +962,15 @@ class MetadataStore:
         """
         with self._write() as connection:
             repository_id = self._repository_id(connection, name)
-            if repository_id is not None and immutability.rules_of(connection, project_of(name)):
+            if repository_id is None:
+                return False
+            if immutability.rules_of(connection, project_of(name)):
                 tags = connection.scalars(
                     select(Tag.name).where(Tag.repository_id == repository_id)
                 )
                 immutability.guard(connection, name, list(tags))
-            result = connection.execute(delete(Repository).where(Repository.name == name))
+            usage.repository_removed(connection, repository_id, name)
+            result = connection.execute(delete(Repository).where(Repository.id == repository_id))
             return result.rowcount > 0
 
 

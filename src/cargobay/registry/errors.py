@@ -13,6 +13,7 @@ from cargobay.metadata.errors import (
     ManifestReclaimed,
     ManifestReferencesMissing,
     MetadataError,
+    QuotaExceeded,
     TagImmutable,
     TagUnknown,
 )
@@ -118,7 +119,21 @@ def _from_metadata(exc: MetadataError) -> RegistryError:
         return RegistryError("MANIFEST_UNKNOWN", str(exc), {"digest": exc.digest})
     if isinstance(exc, TagUnknown):
         return RegistryError("MANIFEST_UNKNOWN", str(exc), {"tag": exc.tag})
+    if isinstance(exc, QuotaExceeded):
+        return quota_exceeded(exc)
     return RegistryError("UNSUPPORTED", str(exc), status=500)
+
+
+def quota_exceeded(exc: QuotaExceeded) -> RegistryError:
+    """DENIED with 403: clients print a DENIED error's message as it is, and none retries
+    it (TOOMANYREQUESTS makes containers/image retry, then print only "too many requests")."""
+    detail = {
+        "project": exc.project,
+        "quota_bytes": exc.quota,
+        "used_bytes": exc.used,
+        "requested_bytes": exc.adding,
+    }
+    return RegistryError("DENIED", str(exc), detail, status=403)
 
 
 def range_header(size: int) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 from cargobay.auth.principal import DEFAULT_PROJECT
 from cargobay.events import Dispatcher, Event, EventType
 from cargobay.metadata.db import is_sqlite
+from cargobay.metadata.errors import QuotaExceeded
 from cargobay.metadata.history import Operation
 from cargobay.metadata.runner import Runner
 from cargobay.metadata.store import (
@@ -31,6 +32,7 @@ from cargobay.metadata.store import (
     Referrer,
     TagChange,
 )
+from cargobay.metadata.usage import UsageStore
 from cargobay.oci import digest as digests
 from cargobay.oci import manifest as oci_manifest
 from cargobay.oci import names
@@ -78,6 +80,7 @@ class RegistryService:
         self.cache = cache
         self.max_manifest_bytes = max_manifest_bytes
         self.sparse_indexes = sparse_indexes
+        self.usage = UsageStore(metadata)
 
     def _emit(self, type_: EventType, repository: str, **fields: Any) -> None:
         if self.events.has_subscribers:
@@ -141,10 +144,18 @@ class RegistryService:
         await self.db.write(self.metadata.create_upload, upload_id, name)
         return upload_id
 
+    async def check_quota(self, name: str, digest: str, size: int) -> None:
+        """Refuse (QuotaExceeded) a blob of known size that would take the project past its
+        quota, before its bytes are read. The link transaction checks again, exactly."""
+        await self.db.read(self.usage.check, name, digest, size)
+
     async def monolithic_upload(
-        self, name: str, digest: str, chunks: AsyncIterable[bytes]
+        self, name: str, digest: str, chunks: AsyncIterable[bytes], size: int | None = None
     ) -> BlobInfo:
+        """`size`: the Content-Length, when the client sent one."""
         digests.parse(digest)
+        if size is not None:
+            await self.check_quota(name, digest, size)
         # The bytes go to a private upload the database never hears of: if the process
         # dies here, the purge finds the file by its age alone.
         upload_id = f"mono-{uuid.uuid4()}"
@@ -218,19 +229,37 @@ class RegistryService:
         digest: str,
         chunks: AsyncIterable[bytes] | None,
         offset: int | None,
+        length: int | None = None,
     ) -> BlobInfo:
+        """`length`: the Content-Length of the last chunk, when the client sent one."""
         digests.parse(digest)
         await self._own_upload(name, upload_id)
+        if chunks is not None and length is not None:
+            # A monolithic PUT: refuse before reading a byte of it.
+            held = await self.blobs.upload_size(upload_id)
+            await self.check_quota(name, digest, held + length)
         if chunks is not None:
             await self.blobs.append_upload(upload_id, chunks, offset)
+        try:
+            # The whole size is known now: refuse before the blob is stored or linked.
+            await self.check_quota(name, digest, await self.blobs.upload_size(upload_id))
+        except QuotaExceeded:
+            await self.cancel_upload(name, upload_id)
+            raise
         try:
             info = await self.blobs.verify_upload(upload_id, digest)
         except DigestMismatch:
             # The store discarded the bytes; the session is over too.
             await self.db.write(self.metadata.delete_upload, upload_id)
             raise
-        # A failure from here on leaves the session and its bytes: the client may retry.
-        await self._publish(name, upload_id, info, session=True)
+        try:
+            # A failure from here on leaves the session and its bytes: the client may retry.
+            await self._publish(name, upload_id, info, session=True)
+        except QuotaExceeded:
+            # Passed the look above but lost a race for the last bytes of the quota: nothing
+            # is linked, and the session is over.
+            await self.cancel_upload(name, upload_id)
+            raise
         return info
 
     async def cancel_upload(self, name: str, upload_id: str) -> None:

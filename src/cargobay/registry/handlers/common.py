@@ -58,6 +58,12 @@ def has_body(request: Request) -> bool:
     return "chunked" in request.headers.get("transfer-encoding", "").lower()
 
 
+def content_length(request: Request) -> int | None:
+    """The declared body size, if the client sent a valid Content-Length."""
+    length = request.headers.get("content-length", "").strip()
+    return int(length) if length.isdigit() else None
+
+
 def int_param(request: Request, name: str) -> int | None:
     value = request.query_params.get(name)
     if value is None:

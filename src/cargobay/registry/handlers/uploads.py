@@ -13,6 +13,7 @@ from cargobay.registry.errors import RegistryError, range_header
 from cargobay.registry.handlers.common import (
     API_VERSION,
     body_chunks,
+    content_length,
     endpoint,
     has_body,
     repository,
@@ -85,7 +86,10 @@ async def start_upload(request: Request) -> Response:
             return _created(name, info)
     digest = params.get("digest")
     if digest is not None:
-        return _created(name, await registry.monolithic_upload(name, digest, body_chunks(request)))
+        info = await registry.monolithic_upload(
+            name, digest, body_chunks(request), content_length(request)
+        )
+        return _created(name, info)
     upload_id = await registry.start_upload(name)
     return _session_response(name, upload_id, 0, 202)
 
@@ -122,7 +126,8 @@ async def put_upload(request: Request) -> Response:
         raise RegistryError("DIGEST_INVALID", "the digest query parameter is required")
     chunks = body_chunks(request) if has_body(request) else None
     offset = _chunk_offset(request) if chunks is not None else None
-    info = await service(request).finish_upload(name, upload_id, digest, chunks, offset)
+    length = content_length(request) if chunks is not None else None
+    info = await service(request).finish_upload(name, upload_id, digest, chunks, offset, length)
     return _created(name, info)
 
 
