@@ -20,6 +20,13 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
+def database() -> str:
+    """The CLI only speaks HTTP, so its tests run against the embedded default (SQLite); what
+    the server does on PostgreSQL behind each route is tests/api's to check."""
+    return "sqlite"
+
+
+@pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     """`cli("project", "list", input=..., check=True)` runs `cargobay project list`."""
     config = tmp_path / "cli" / "cli.json"

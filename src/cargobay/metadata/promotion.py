@@ -187,7 +187,7 @@ def _link_blobs(
     )
     # Only blobs the store holds: a layer with foreign URLs was never pushed.
     held = select(Blob.digest, Blob.size).where(Blob.digest.in_(referenced))
-    sizes: dict[str, int] = dict(connection.execute(held).tuples().all())
+    sizes = {digest: size for digest, size in connection.execute(held)}
     missing = set(sizes) - store._linked_blobs(connection, target_id, set(sizes))
     if missing:
         connection.execute(
