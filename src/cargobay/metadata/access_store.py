@@ -6,9 +6,8 @@ Like `MetadataStore`: each public method is one transaction, synchronous, run by
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cargobay.metadata.db import WRITE, WriteGate
+from cargobay.metadata.db import WriteGate, Writes
 from cargobay.metadata.errors import Conflict
 from cargobay.metadata.models import (
     AccessToken,
@@ -190,13 +189,8 @@ _ROBOT_CHANGES = frozenset({"permissions", "description", "expires_at", "revoked
 class AccessStore:
     def __init__(self, engine: Engine, gate: WriteGate) -> None:
         self.engine = engine
-        self._writer = engine.execution_options(**WRITE)
         self._gate = gate
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._gate.held(), self._writer.begin() as connection:
-            yield connection
+        self._write = Writes(engine, self._gate)
 
     # -- users -----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -104,6 +104,20 @@ class WriteGate:
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
             self._pid = os.getpid()
         return self._fd
+
+
+class Writes:
+    """Write transactions on one engine, each entered through the write gate. Every store
+    writes through one (`with self._write() as connection:`), so none can skip the gate."""
+
+    def __init__(self, engine: Engine, gate: WriteGate) -> None:
+        self.gate = gate
+        self._engine = engine.execution_options(**WRITE)  # made once: it is on hot paths
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[Connection]:
+        with self.gate.held(), self._engine.begin() as connection:
+            yield connection
 
 
 def write_gate(engine: Engine) -> WriteGate:

@@ -8,10 +8,9 @@ indexed query, never on a tag creation or a pull.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -19,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
-from cargobay.metadata.db import WRITE, WriteGate
+from cargobay.metadata.db import WriteGate, Writes
 from cargobay.metadata.errors import TagImmutable
 from cargobay.metadata.models import ImmutabilityRule, Project, as_utc, utcnow
 from cargobay.oci import semver
@@ -175,13 +174,8 @@ class ImmutabilityStore:
 
     def __init__(self, engine: Engine, gate: WriteGate) -> None:
         self.engine = engine
-        self._writer = engine.execution_options(**WRITE)
         self._gate = gate
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._gate.held(), self._writer.begin() as connection:
-            yield connection
+        self._write = Writes(engine, self._gate)
 
     def rules(self, project: str, limit: int | None = None, after: int | None = None) -> list[Rule]:
         query = _OF_PROJECT

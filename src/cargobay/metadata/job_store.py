@@ -9,16 +9,15 @@ A schedule's run is claimed the same way, by moving its `next_run_at` from the v
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from cargobay.metadata.db import WRITE, WriteGate
+from cargobay.metadata.db import WriteGate, Writes
 from cargobay.metadata.models import Job, Schedule, as_utc, as_utc_or_none, utcnow
 
 QUEUED = "queued"
@@ -133,13 +132,7 @@ class JobStore:
     def __init__(self, engine: Engine, gate: WriteGate) -> None:
         self.engine = engine
         self.gate = gate
-        self._writer = engine.execution_options(**WRITE)
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction, entered through the gate (as MetadataStore's)."""
-        with self.gate.held(), self._writer.begin() as connection:
-            yield connection
+        self._write = Writes(engine, self.gate)
 
     # -- jobs ------------------------------------------------------------------------------
 

@@ -11,9 +11,8 @@ kept, as the real run will.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,7 @@ from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cargobay.metadata import immutability
-from cargobay.metadata.db import WRITE, WriteGate
+from cargobay.metadata.db import WriteGate, Writes
 from cargobay.metadata.errors import Conflict
 from cargobay.metadata.job_store import drop_schedule, put_schedule
 from cargobay.metadata.labels import labels_of
@@ -121,12 +120,7 @@ class RetentionStore:
     def __init__(self, engine: Engine, gate: WriteGate) -> None:
         self.engine = engine
         self.gate = gate
-        self._writer = engine.execution_options(**WRITE)
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.gate.held(), self._writer.begin() as connection:
-            yield connection
+        self._write = Writes(engine, self.gate)
 
     # -- policies --------------------------------------------------------------------------
 

@@ -6,15 +6,13 @@ This layer stores what the box sealed and never sees a plaintext it keeps; only
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cargobay.metadata.db import WRITE, write_gate
+from cargobay.metadata.db import Writes, write_gate
 from cargobay.metadata.models import Secret, utcnow
 
 
@@ -38,8 +36,8 @@ class SealedSecret:
 class SecretStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._writer = engine.execution_options(**WRITE)
         self._gate = write_gate(engine)
+        self._write = Writes(engine, self._gate)
         self._sqlite = engine.dialect.name == "sqlite"
         upsert = (sqlite if self._sqlite else postgresql).insert(Secret)
         self._upsert = upsert.on_conflict_do_update(
@@ -50,12 +48,6 @@ class SecretStore:
                 "updated_at": upsert.excluded.updated_at,
             },
         )
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction, entered through the gate (as MetadataStore's)."""
-        with self._gate.held(), self._writer.begin() as connection:
-            yield connection
 
     def put(self, name: str, key_id: str, blob: bytes) -> None:
         with self._write() as connection:

@@ -7,9 +7,8 @@ request makes is answered from an index, so its cost does not grow with the regi
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_,
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cargobay.metadata import history, immutability, search, usage
-from cargobay.metadata.db import WRITE, write_gate
+from cargobay.metadata.db import Writes, write_gate
 from cargobay.metadata.errors import (
     ManifestNotFound,
     ManifestReclaimed,
@@ -212,9 +211,9 @@ _ARTIFACTS = select(
 class MetadataStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # Writes go through this view of the same pool; SQLite locks for writing up front.
-        self._writer = engine.execution_options(**WRITE)
+        # Writes take the gate, then a connection SQLite locks for writing up front.
         self.gate = write_gate(engine)
+        self._write = Writes(engine, self.gate)
         self._dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
         insert_ignore = self._dialect.insert  # with on_conflict_do_nothing below
         self._new_repository = insert_ignore(Repository).on_conflict_do_nothing()
@@ -238,12 +237,6 @@ class MetadataStore:
         )
 
     # -- helpers ---------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction, entered through the gate."""
-        with self.gate.held(), self._writer.begin() as connection:
-            yield connection
 
     def _ensure_repository(self, connection: Connection, name: str) -> int:
         repository_id = self._repository_id(connection, name)
