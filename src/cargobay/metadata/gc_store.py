@@ -9,14 +9,12 @@ protocol that makes this safe while clients push is described in `cargobay.lifec
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     DateTime,
     Engine,
     bindparam,
@@ -28,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cargobay.metadata import usage
-from cargobay.metadata.db import WRITE, WriteGate
+from cargobay.metadata.db import WriteGate, Writes
 from cargobay.metadata.models import GcRun, Lease, as_utc, as_utc_or_none, utcnow
 
 TIME = DateTime(timezone=True)
@@ -78,23 +76,30 @@ class RunRecord:
     error: str | None
 
 
+# Every keeper edge (keeper id, kept id): an index keeps its children, a subject its referrers.
+_EDGES_SQL = """
+SELECT r.manifest_id, c.id
+FROM manifest_references r
+JOIN manifests p ON p.id = r.manifest_id
+JOIN manifests c ON c.repository_id = p.repository_id AND c.digest = r.digest
+WHERE r.kind = 'child'
+UNION ALL
+SELECT s.id, m.id
+FROM manifests m
+JOIN manifests s ON s.repository_id = m.repository_id AND s.digest = m.subject_digest
+WHERE m.subject_digest IS NOT NULL
+"""
+
 # A manifest is a root of the kept set if it is tagged, young (grace), deleted within the
 # history window, or named by a tag history entry within the window. Everything a kept
 # manifest keeps is kept too: an index its children, a subject its referrers (same repository).
-_KEPT = """
+_KEPT = (
+    """
 WITH RECURSIVE
 edges(keeper, kept) AS (
-    SELECT r.manifest_id, c.id
-    FROM manifest_references r
-    JOIN manifests p ON p.id = r.manifest_id
-    JOIN manifests c ON c.repository_id = p.repository_id AND c.digest = r.digest
-    WHERE r.kind = 'child'
-    UNION ALL
-    SELECT s.id, m.id
-    FROM manifests m
-    JOIN manifests s ON s.repository_id = m.repository_id AND s.digest = m.subject_digest
-    WHERE m.subject_digest IS NOT NULL
-),
+"""
+    + _EDGES_SQL
+    + """),
 kept(id) AS (
     SELECT id FROM manifests WHERE created_at >= :grace OR deleted_at >= :window
     UNION
@@ -111,6 +116,7 @@ kept(id) AS (
     SELECT e.kept FROM edges e JOIN kept k ON k.id = e.keeper
 )
 """
+)
 
 _DOOMED_MANIFESTS = text(
     _KEPT
@@ -122,21 +128,8 @@ ORDER BY m.id
 """
 ).bindparams(bindparam("grace", type_=TIME), bindparam("window", type_=TIME))
 
-# Every keeper edge (keeper id, kept id): the order removal must follow among the doomed.
-_EDGES = text(
-    """
-SELECT r.manifest_id, c.id
-FROM manifest_references r
-JOIN manifests p ON p.id = r.manifest_id
-JOIN manifests c ON c.repository_id = p.repository_id AND c.digest = r.digest
-WHERE r.kind = 'child'
-UNION ALL
-SELECT s.id, m.id
-FROM manifests m
-JOIN manifests s ON s.repository_id = m.repository_id AND s.digest = m.subject_digest
-WHERE m.subject_digest IS NOT NULL
-"""
-)
+# The order removal must follow among the doomed.
+_EDGES = text(_EDGES_SQL)
 
 # The same rules, checked again on locked rows against the live state: a root now, or kept
 # by any manifest that still exists (its keepers, if doomed, were removed in an earlier step).
@@ -221,14 +214,9 @@ class GcStore:
     def __init__(self, engine: Engine, gate: WriteGate) -> None:
         self.engine = engine
         self.gate = gate
-        self._writer = engine.execution_options(**WRITE)
+        self._write = Writes(engine, self.gate)
         self._locks = engine.dialect.name == "postgresql"
         self._dialect = postgresql if self._locks else sqlite
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.gate.held(), self._writer.begin() as connection:
-            yield connection
 
     # -- the lease: one collector at a time across nodes -------------------------------------
 
